@@ -1,1 +1,41 @@
+//! Skybridge persistence. One [`Store`] over SQLite (the embedded default) or PostgreSQL; the same SQL text
+//! runs on both (ids as UUID text, times as microseconds, JSON as text), dispatched by the [`on_conn!`]
+//! macro. Reads and writes of account data take an [`AccountScope`](skybridge_domain::policy::AccountScope),
+//! which only the authorization policy mints.
 
+mod db;
+mod error;
+mod sql;
+
+pub mod accounts;
+pub mod events;
+pub mod integrations;
+pub mod managers;
+pub mod roles;
+pub mod settings;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Backend, Conn, Exec, Handle, Store, Tx};
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A page of results and the cursor of the next page, if any.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<T>,
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,230 @@
+//! Event history: an append-only log per account, written in the transaction of the change it records.
+
+use skybridge_domain::event::{Actor, NewEvent};
+use skybridge_domain::policy::AccountScope;
+use skybridge_domain::EventId;
+
+use crate::sql::{fetch_dyn, Sql};
+use crate::{on_conn, Exec, Result, Tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub account_id: String,
+    pub occurred_at: i64,
+    pub actor_id: String,
+    pub actor_name: String,
+    pub action: String,
+    pub event_type: String,
+    pub asset: String,
+    pub asset_id: String,
+    pub properties_changed: String,
+    pub core_details: String,
+    pub extra_details: Option<String>,
+    pub tags: String,
+}
+
+/// The actor's name as recorded, or "Unknown" once the user it names is gone.
+const COLUMNS: &str = "e.id, e.account_id, e.occurred_at, e.actor_id, \
+    CASE WHEN e.actor_kind = 'user' AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.actor_id) THEN 'Unknown' \
+    ELSE e.actor_name END AS actor_name, \
+    e.action, e.event_type, e.asset, e.asset_id, e.properties_changed, e.core_details, e.extra_details, e.tags";
+
+/// Appends an event. `actor_name` is the actor's display name at the time of the event.
+pub async fn insert(tx: &mut Tx, event: &NewEvent, actor_name: &str, now: i64) -> Result<EventId> {
+    let id = EventId::new();
+    let (kind, actor_name) = match &event.actor {
+        Actor::User(_) => ("user", actor_name.to_string()),
+        Actor::System => ("system", "System".to_string()),
+        Actor::Scim => ("scim", "SCIM".to_string()),
+    };
+    let props = serde_json::Value::from(event.properties_changed.clone()).to_string();
+    let core = serde_json::Value::Object(event.core_details.clone()).to_string();
+    let extra = event.extra_details.as_ref().map(|v| v.to_string());
+    let tags = serde_json::Value::from(event.tags.clone()).to_string();
+    let (sid, account, actor_id) = (id.to_string(), event.account_id.to_string(), event.actor.id());
+    let (action, etype, asset, asset_id) =
+        (event.action.as_str(), event.event_type.as_str(), event.asset, event.asset_id.clone());
+    on_conn!(tx, |c| sqlx::query(
+        "INSERT INTO events (id, account_id, occurred_at, actor_kind, actor_id, actor_name, action, event_type, asset, \
+         asset_id, properties_changed, core_details, extra_details, tags) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    )
+    .bind(sid.clone())
+    .bind(account.clone())
+    .bind(now)
+    .bind(kind)
+    .bind(actor_id.clone())
+    .bind(actor_name.clone())
+    .bind(action)
+    .bind(etype)
+    .bind(asset)
+    .bind(asset_id.clone())
+    .bind(props.clone())
+    .bind(core.clone())
+    .bind(extra.clone())
+    .bind(tags.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    for tag in &event.tags {
+        let tag = tag.clone();
+        on_conn!(tx, |c| sqlx::query(
+            "INSERT INTO event_tags (event_id, account_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        )
+        .bind(sid.clone())
+        .bind(account.clone())
+        .bind(tag.clone())
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(id)
+}
+
+/// The filters of the Event History page; they combine with AND, values within one filter with OR.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub ids: Vec<String>,
+    pub assets: Vec<String>,
+    pub actions: Vec<String>,
+    pub event_types: Vec<String>,
+    pub actor_id: Option<String>,
+    /// Inclusive lower bound, microseconds.
+    pub from: Option<i64>,
+    /// Inclusive upper bound, microseconds.
+    pub to: Option<i64>,
+    /// Every tag must be present.
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dimension {
+    Asset,
+    Action,
+    EventType,
+}
+
+fn where_clause(sql: &mut Sql, scope: &AccountScope, f: &EventFilter, skip: Option<Dimension>) {
+    sql.push(" WHERE e.account_id = ").arg(scope.account_id().to_string());
+    let any_of = |sql: &mut Sql, column: &str, values: &[String]| {
+        if values.is_empty() {
+            return;
+        }
+        sql.push(" AND ").push(column).push(" IN (");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.arg(v.clone());
+        }
+        sql.push(")");
+    };
+    any_of(sql, "e.id", &f.ids);
+    if skip != Some(Dimension::Asset) {
+        any_of(sql, "e.asset", &f.assets);
+    }
+    if skip != Some(Dimension::Action) {
+        any_of(sql, "e.action", &f.actions);
+    }
+    if skip != Some(Dimension::EventType) {
+        any_of(sql, "e.event_type", &f.event_types);
+    }
+    if let Some(actor) = &f.actor_id {
+        sql.push(" AND e.actor_id = ").arg(actor.clone());
+    }
+    if let Some(from) = f.from {
+        sql.push(" AND e.occurred_at >= ").arg(from);
+    }
+    if let Some(to) = f.to {
+        sql.push(" AND e.occurred_at <= ").arg(to);
+    }
+    for tag in &f.tags {
+        sql.push(" AND EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = e.id AND t.tag = ").arg(tag.clone()).push(")");
+    }
+}
+
+/// A page of events in date order after the cursor (occurred_at, id).
+pub async fn query(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    filter: &EventFilter,
+    order: Order,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<EventRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events e"));
+    where_clause(&mut sql, scope, filter, None);
+    let (cmp, dir) = match order {
+        Order::NewestFirst => ("<", "DESC"),
+        Order::OldestFirst => (">", "ASC"),
+    };
+    if let Some((at, id)) = after {
+        sql.push(" AND (e.occurred_at ").push(cmp).push(" ").arg(at);
+        sql.push(" OR (e.occurred_at = ").arg(at).push(" AND e.id ").push(cmp).push(" ").arg(id).push("))");
+    }
+    sql.push(&format!(" ORDER BY e.occurred_at {dir}, e.id {dir} LIMIT ")).arg(limit);
+    Ok(fetch_dyn!(db, sql, EventRow, fetch_all)?)
+}
+
+pub async fn get(db: &mut impl Exec, scope: &AccountScope, id: EventId) -> Result<Option<EventRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events e"));
+    where_clause(&mut sql, scope, &EventFilter { ids: vec![id.to_string()], ..EventFilter::default() }, None);
+    Ok(fetch_dyn!(db, sql, EventRow, fetch_optional)?)
+}
+
+/// For each filter dimension, the values (with counts) still possible given the other active filters.
+#[derive(Debug, Clone, Default)]
+pub struct Facets {
+    pub assets: Vec<(String, i64)>,
+    pub actions: Vec<(String, i64)>,
+    pub event_types: Vec<(String, i64)>,
+}
+
+pub async fn facets(db: &mut impl Exec, scope: &AccountScope, filter: &EventFilter) -> Result<Facets> {
+    let mut out = Facets::default();
+    for (dim, column) in [(Dimension::Asset, "e.asset"), (Dimension::Action, "e.action"), (Dimension::EventType, "e.event_type")] {
+        let mut sql = Sql::new(&format!("SELECT {column}, COUNT(*) FROM events e"));
+        where_clause(&mut sql, scope, filter, Some(dim));
+        sql.push(&format!(" GROUP BY {column} ORDER BY {column}"));
+        let rows: Vec<(String, i64)> = fetch_dyn!(db, sql, (String, i64), fetch_all)?;
+        match dim {
+            Dimension::Asset => out.assets = rows,
+            Dimension::Action => out.actions = rows,
+            Dimension::EventType => out.event_types = rows,
+        }
+    }
+    Ok(out)
+}
+
+/// Bulk insert for seeding benchmarks; no tags, many rows per statement.
+pub async fn insert_many_for_bench(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        let mut sql = Sql::new(
+            "INSERT INTO events (id, account_id, occurred_at, actor_kind, actor_id, actor_name, action, event_type, asset, \
+             asset_id, properties_changed, core_details, extra_details, tags) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(").arg(r.id.clone()).push(", ").arg(r.account_id.clone()).push(", ").arg(r.occurred_at);
+            sql.push(", 'system', ").arg(r.actor_id.clone()).push(", ").arg(r.actor_name.clone());
+            sql.push(", ").arg(r.action.clone()).push(", ").arg(r.event_type.clone()).push(", ").arg(r.asset.clone());
+            sql.push(", ").arg(r.asset_id.clone()).push(", ").arg(r.properties_changed.clone());
+            sql.push(", ").arg(r.core_details.clone()).push(", NULL, ").arg(r.tags.clone()).push(")");
+        }
+        on_conn!(tx, |c| {
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql.text.clone()));
+            crate::sql::bind_args!(q, sql.args.clone()).execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}

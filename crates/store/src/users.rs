@@ -1,0 +1,223 @@
+//! Users of an account.
+
+use skybridge_domain::policy::AccountScope;
+use skybridge_domain::user::PropertyFilter;
+use skybridge_domain::UserId;
+
+use crate::error::on_unique;
+use crate::sql::{fetch_dyn, Sql};
+use crate::{like_escape, on_conn, Exec, Result, StoreError, Tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub account_id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: String,
+    pub email: String,
+    pub login_id: Option<String>,
+    pub mobile: Option<String>,
+    pub extension: Option<String>,
+    pub role: String,
+    pub registered: bool,
+    pub source: String,
+    pub active: bool,
+    pub restricted_manager: bool,
+    pub created_at: i64,
+    pub modified_at: i64,
+    pub modified_by: String,
+}
+
+pub(crate) const COLUMNS: &str = "id, account_id, first_name, last_name, display_name, email, login_id, mobile, \
+    extension, role, registered, source, active, restricted_manager, created_at, modified_at, modified_by";
+
+impl UserRow {
+    pub fn user_id(&self) -> Result<UserId> {
+        self.id.parse().map_err(StoreError::corrupt)
+    }
+}
+
+const DUPLICATE: &str = "a user with this email in the account";
+
+pub async fn insert(tx: &mut Tx, scope: &AccountScope, u: &UserRow) -> Result<()> {
+    let account = scope.account_id().to_string();
+    let sql = format!(
+        "INSERT INTO users ({COLUMNS}, name_key, email_key) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
+    );
+    let u = u.clone();
+    on_conn!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(u.id.clone())
+        .bind(account.clone())
+        .bind(u.first_name.clone())
+        .bind(u.last_name.clone())
+        .bind(u.display_name.clone())
+        .bind(u.email.clone())
+        .bind(u.login_id.clone())
+        .bind(u.mobile.clone())
+        .bind(u.extension.clone())
+        .bind(u.role.clone())
+        .bind(u.registered)
+        .bind(u.source.clone())
+        .bind(u.active)
+        .bind(u.restricted_manager)
+        .bind(u.created_at)
+        .bind(u.modified_at)
+        .bind(u.modified_by.clone())
+        .bind(u.display_name.to_lowercase())
+        .bind(u.email.to_lowercase())
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))
+    .map_err(on_unique(DUPLICATE))?;
+    Ok(())
+}
+
+pub async fn update(tx: &mut Tx, scope: &AccountScope, u: &UserRow) -> Result<()> {
+    let account = scope.account_id().to_string();
+    let u = u.clone();
+    on_conn!(tx, |c| sqlx::query(
+        "UPDATE users SET first_name = $3, last_name = $4, display_name = $5, name_key = $6, email = $7, \
+         email_key = $8, login_id = $9, mobile = $10, extension = $11, role = $12, registered = $13, active = $14, \
+         restricted_manager = $15, modified_at = $16, modified_by = $17 WHERE account_id = $1 AND id = $2"
+    )
+    .bind(account.clone())
+    .bind(u.id.clone())
+    .bind(u.first_name.clone())
+    .bind(u.last_name.clone())
+    .bind(u.display_name.clone())
+    .bind(u.display_name.to_lowercase())
+    .bind(u.email.clone())
+    .bind(u.email.to_lowercase())
+    .bind(u.login_id.clone())
+    .bind(u.mobile.clone())
+    .bind(u.extension.clone())
+    .bind(u.role.clone())
+    .bind(u.registered)
+    .bind(u.active)
+    .bind(u.restricted_manager)
+    .bind(u.modified_at)
+    .bind(u.modified_by.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(on_unique(DUPLICATE))?;
+    Ok(())
+}
+
+pub async fn get(db: &mut impl Exec, scope: &AccountScope, id: UserId) -> Result<Option<UserRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2");
+    let (account, id) = (scope.account_id().to_string(), id.to_string());
+    Ok(on_conn!(db, |c| sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(account.clone())
+        .bind(id.clone())
+        .fetch_optional(&mut *c)
+        .await)?)
+}
+
+/// Deletes a user with everything that hangs off it (tokens, manager assignments, support-contact entries).
+pub async fn delete(tx: &mut Tx, scope: &AccountScope, id: UserId) -> Result<bool> {
+    let (account, id) = (scope.account_id().to_string(), id.to_string());
+    for sql in [
+        "DELETE FROM api_tokens WHERE user_id = $2 AND account_id = $1",
+        "DELETE FROM manager_accounts WHERE user_id = $2 AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND account_id = $1)",
+        "DELETE FROM support_contacts WHERE user_id = $2 AND EXISTS (SELECT 1 FROM users WHERE id = $2 AND account_id = $1)",
+    ] {
+        on_conn!(tx, |c| sqlx::query(sql)
+            .bind(account.clone())
+            .bind(id.clone())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    let n = on_conn!(tx, |c| sqlx::query("DELETE FROM users WHERE account_id = $1 AND id = $2")
+        .bind(account.clone())
+        .bind(id.clone())
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of the display name, first or last name, e-mail, or a prefix of the extension.
+    pub q: Option<String>,
+    pub property: Option<PropertyFilter>,
+    /// Only users holding this role key.
+    pub role: Option<String>,
+}
+
+/// Users in name order after `after` (name key, id).
+pub async fn list(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    filter: &UserFilter,
+    after: Option<(String, String)>,
+    limit: i64,
+) -> Result<Vec<UserRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users WHERE account_id = "));
+    sql.arg(scope.account_id().to_string());
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", like_escape(&q.to_lowercase()));
+        sql.push(" AND (name_key LIKE ").arg(pattern.clone()).push(" ESCAPE '\\'");
+        sql.push(" OR lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) LIKE ").arg(pattern.clone()).push(" ESCAPE '\\'");
+        sql.push(" OR email_key LIKE ").arg(pattern).push(" ESCAPE '\\'");
+        sql.push(" OR extension LIKE ").arg(format!("{}%", like_escape(q))).push(" ESCAPE '\\')");
+    }
+    match filter.property {
+        None => {}
+        Some(PropertyFilter::Admins) => {
+            sql.push(" AND role <> 'user'");
+        }
+        Some(PropertyFilter::Users) => {
+            sql.push(" AND role = 'user'");
+        }
+        Some(PropertyFilter::Registered) => {
+            sql.push(" AND registered = ").arg(true);
+        }
+        Some(PropertyFilter::Unregistered) => {
+            sql.push(" AND registered = ").arg(false);
+        }
+        Some(PropertyFilter::PbxUsers) => {
+            sql.push(" AND source = 'pbx'");
+        }
+        Some(PropertyFilter::MicloudConnected) => {
+            sql.push(" AND source = 'micloud_connect'");
+        }
+        Some(PropertyFilter::Inactive) => {
+            sql.push(" AND active = ").arg(false);
+        }
+    }
+    if let Some(role) = &filter.role {
+        sql.push(" AND role = ").arg(role.clone());
+    }
+    if let Some((name_key, id)) = after {
+        sql.push(" AND (name_key > ").arg(name_key.clone()).push(" OR (name_key = ").arg(name_key).push(" AND id > ").arg(id).push("))");
+    }
+    sql.push(" ORDER BY name_key, id LIMIT ").arg(limit);
+    Ok(fetch_dyn!(db, sql, UserRow, fetch_all)?)
+}
+
+/// How many users of the account hold `role`.
+pub async fn count_with_role(db: &mut impl Exec, scope: &AccountScope, role: &str) -> Result<i64> {
+    let (account, role) = (scope.account_id().to_string(), role.to_string());
+    Ok(on_conn!(db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE account_id = $1 AND role = $2")
+        .bind(account.clone())
+        .bind(role.clone())
+        .fetch_one(&mut *c)
+        .await)?)
+}
+
+/// How many users of any account hold the custom role `role` (for deleting a role).
+pub async fn count_holding_role(db: &mut impl Exec, partner_scope: &AccountScope, role: &str) -> Result<i64> {
+    let (partner, role) = (partner_scope.account_id().to_string(), role.to_string());
+    Ok(on_conn!(db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN accounts a ON a.id = u.account_id \
+         WHERE u.role = $2 AND (a.id = $1 OR a.partner_id = $1)"
+    )
+    .bind(partner.clone())
+    .bind(role.clone())
+    .fetch_one(&mut *c)
+    .await)?)
+}
