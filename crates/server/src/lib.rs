@@ -1,1 +1,22 @@
+//! The Skybridge server: configuration, the HTTP API over the store, first start, and the operator CLI.
 
+pub mod admin_cli;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod state;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Config;
+
+/// Installs the process-wide rustls crypto provider (ring) explicitly, so no dependency's feature set can
+/// make rustls guess.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,1 +1,80 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use skybridge_server::admin_cli::AdminArgs;
+use skybridge_server::config::{Config, ConfigFlags};
+use skybridge_server::{Application, app, telemetry};
+use tokio_util::sync::CancellationToken;
+
+/// Skybridge: a multi-tenant platform for unified-communications partners and their customers.
+#[derive(Parser)]
+#[command(name = "skybridge", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (embedded SQLite in ./skybridge-data unless a PostgreSQL URL is configured).
+    Serve(ConfigFlags),
+    /// Apply database migrations and exit.
+    Migrate(ConfigFlags),
+    /// Operate a running server through its API.
+    Admin(AdminArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    skybridge_server::install_crypto_provider();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(flags) => serve(flags).await,
+        Command::Migrate(flags) => migrate(flags).await,
+        Command::Admin(args) => skybridge_server::admin_cli::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(flags: ConfigFlags) -> anyhow::Result<()> {
+    let config = Config::load(&flags)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let public_url = config.public_url();
+    let backend = if config.database_url.is_some() {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
+    let app = Application::build(config).await?;
+    if let Some(b) = &app.bootstrapped {
+        // Printed once, on a line of its own, so scripts can pick it up; only its hash is stored.
+        println!("First start: created the Partner Account and its administrator.");
+        println!("API token: {}", b.admin_token);
+    }
+    let addr = app.local_addr()?;
+    tracing::info!(%addr, %public_url, backend, "skybridge ready");
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    app.run_until(shutdown).await
+}
+
+async fn migrate(flags: ConfigFlags) -> anyhow::Result<()> {
+    let config = Config::load(&flags)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let store = app::open_store(&config).await?;
+    store.migrate().await?;
+    store.close().await;
+    println!("migrations applied");
+    Ok(())
+}

@@ -1,12 +1,12 @@
 //! Accounts and their support contacts.
 
+use skybridge_domain::AccountId;
 use skybridge_domain::account::{AccountKind, AccountStatus};
 use skybridge_domain::policy::{AccountListScope, AccountRef, AccountScope};
-use skybridge_domain::AccountId;
 
 use crate::error::on_unique;
-use crate::sql::{fetch_dyn, Sql};
-use crate::{like_escape, on_conn, Exec, Result, StoreError, Tx};
+use crate::sql::{Sql, fetch_dyn};
+use crate::{Exec, Result, StoreError, Tx, like_escape, on_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {
@@ -48,9 +48,20 @@ impl AccountRow {
     pub fn account_ref(&self) -> Result<AccountRef> {
         Ok(AccountRef {
             id: self.account_id()?,
-            kind: self.kind.parse().map_err(|_| StoreError::corrupt(&self.kind))?,
-            partner_id: self.partner_id.as_deref().map(str::parse).transpose().map_err(StoreError::corrupt)?,
-            status: self.status.parse().map_err(|_| StoreError::corrupt(&self.status))?,
+            kind: self
+                .kind
+                .parse()
+                .map_err(|_| StoreError::corrupt(&self.kind))?,
+            partner_id: self
+                .partner_id
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            status: self
+                .status
+                .parse()
+                .map_err(|_| StoreError::corrupt(&self.status))?,
         })
     }
 
@@ -91,7 +102,11 @@ pub async fn load_ref(db: &mut impl Exec, lookup: Lookup) -> Result<Option<Accou
         Ok(AccountRef {
             id: id.parse().map_err(StoreError::corrupt)?,
             kind: kind.parse().map_err(|_| StoreError::corrupt(&kind))?,
-            partner_id: partner_id.as_deref().map(str::parse).transpose().map_err(StoreError::corrupt)?,
+            partner_id: partner_id
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
             status: status.parse().map_err(|_| StoreError::corrupt(&status))?,
         })
     })
@@ -101,10 +116,12 @@ pub async fn load_ref(db: &mut impl Exec, lookup: Lookup) -> Result<Option<Accou
 pub async fn get(db: &mut impl Exec, scope: &AccountScope) -> Result<Option<AccountRow>> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE id = $1");
     let id = scope.account_id().to_string();
-    Ok(on_conn!(db, |c| sqlx::query_as::<_, AccountRow>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(id.clone())
-        .fetch_optional(&mut *c)
-        .await)?)
+    Ok(on_conn!(db, |c| sqlx::query_as::<_, AccountRow>(
+        sqlx::AssertSqlSafe(sql.clone())
+    )
+    .bind(id.clone())
+    .fetch_optional(&mut *c)
+    .await)?)
 }
 
 /// The operator's Partner Account, if first start has created it.
@@ -114,14 +131,17 @@ pub async fn first_partner(db: &mut impl Exec) -> Result<Option<AccountId>> {
     )
     .fetch_optional(&mut *c)
     .await)?;
-    id.map(|s| s.parse().map_err(StoreError::corrupt)).transpose()
+    id.map(|s| s.parse().map_err(StoreError::corrupt))
+        .transpose()
 }
 
 pub async fn number_taken(db: &mut impl Exec, number: i64) -> Result<bool> {
-    let n: i64 = on_conn!(db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE number = $1")
-        .bind(number)
-        .fetch_one(&mut *c)
-        .await)?;
+    let n: i64 = on_conn!(db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM accounts WHERE number = $1"
+    )
+    .bind(number)
+    .fetch_one(&mut *c)
+    .await)?;
     Ok(n > 0)
 }
 
@@ -168,7 +188,8 @@ pub async fn insert(tx: &mut Tx, row: &AccountRow) -> Result<()> {
 /// Writes the editable fields, status and switches of the account in scope.
 pub async fn update(tx: &mut Tx, scope: &AccountScope, r: &AccountRow) -> Result<()> {
     let id = scope.account_id().to_string();
-    on_conn!(tx, |c| sqlx::query(
+    on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE accounts SET name = $2, name_key = $3, country = $4, province = $5, address = $6, address2 = $7, \
          city = $8, postal_code = $9, default_language = $10, business_type = $11, status = $12, \
          delegated_authentication = $13, allow_guest_access = $14, bandwidth_optimization = $15, \
@@ -194,7 +215,8 @@ pub async fn update(tx: &mut Tx, scope: &AccountScope, r: &AccountRow) -> Result
     .bind(r.modified_by.clone())
     .execute(&mut *c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -241,15 +263,27 @@ pub async fn list(
         None => sql.push(" AND status <> 'deleted'"),
     };
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let number = if q.len() == 9 { q.parse::<i64>().ok() } else { None };
-        sql.push(" AND (name_key LIKE ").arg(format!("%{}%", like_escape(&q.to_lowercase()))).push(" ESCAPE '\\'");
+        let number = if q.len() == 9 {
+            q.parse::<i64>().ok()
+        } else {
+            None
+        };
+        sql.push(" AND (name_key LIKE ")
+            .arg(format!("%{}%", like_escape(&q.to_lowercase())))
+            .push(" ESCAPE '\\'");
         if let Some(n) = number {
             sql.push(" OR number = ").arg(n);
         }
         sql.push(")");
     }
     if let Some((name_key, id)) = after {
-        sql.push(" AND (name_key > ").arg(name_key.clone()).push(" OR (name_key = ").arg(name_key).push(" AND id > ").arg(id).push("))");
+        sql.push(" AND (name_key > ")
+            .arg(name_key.clone())
+            .push(" OR (name_key = ")
+            .arg(name_key)
+            .push(" AND id > ")
+            .arg(id)
+            .push("))");
     }
     sql.push(" ORDER BY name_key, id LIMIT ").arg(limit);
     Ok(fetch_dyn!(db, sql, AccountRow, fetch_all)?)
@@ -264,24 +298,33 @@ pub struct ContactRow {
 
 pub async fn contacts(db: &mut impl Exec, scope: &AccountScope) -> Result<Vec<ContactRow>> {
     let id = scope.account_id().to_string();
-    Ok(on_conn!(db, |c| sqlx::query_as::<_, ContactRow>(
+    Ok(on_conn!(db, |c| {
+        sqlx::query_as::<_, ContactRow>(
         "SELECT position, user_id, email FROM support_contacts WHERE account_id = $1 ORDER BY position"
     )
     .bind(id.clone())
     .fetch_all(&mut *c)
-    .await)?)
+    .await
+    })?)
 }
 
-pub async fn replace_contacts(tx: &mut Tx, scope: &AccountScope, contacts: &[ContactRow]) -> Result<()> {
+pub async fn replace_contacts(
+    tx: &mut Tx,
+    scope: &AccountScope,
+    contacts: &[ContactRow],
+) -> Result<()> {
     let id = scope.account_id().to_string();
-    on_conn!(tx, |c| sqlx::query("DELETE FROM support_contacts WHERE account_id = $1")
-        .bind(id.clone())
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM support_contacts WHERE account_id = $1"
+    )
+    .bind(id.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
     for contact in contacts {
         let contact = contact.clone();
-        on_conn!(tx, |c| sqlx::query(
+        on_conn!(tx, |c| {
+            sqlx::query(
             "INSERT INTO support_contacts (account_id, position, user_id, email) VALUES ($1, $2, $3, $4)"
         )
         .bind(id.clone())
@@ -290,7 +333,8 @@ pub async fn replace_contacts(tx: &mut Tx, scope: &AccountScope, contacts: &[Con
         .bind(contact.email.clone())
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
     }
     Ok(())
 }

@@ -153,7 +153,10 @@ impl Store {
     /// Round-trips a trivial query; used by `/readyz`.
     pub async fn ping(&self) -> Result<()> {
         let mut h = self.handle().await?;
-        on_conn!(&mut h, |c| sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ()))?;
+        on_conn!(&mut h, |c| sqlx::query("SELECT 1")
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 

@@ -1,11 +1,11 @@
 //! Event history: an append-only log per account, written in the transaction of the change it records.
 
+use skybridge_domain::EventId;
 use skybridge_domain::event::{Actor, NewEvent};
 use skybridge_domain::policy::AccountScope;
-use skybridge_domain::EventId;
 
-use crate::sql::{fetch_dyn, Sql};
-use crate::{on_conn, Exec, Result, Tx};
+use crate::sql::{Sql, fetch_dyn};
+use crate::{Exec, Result, Tx, on_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
@@ -42,10 +42,19 @@ pub async fn insert(tx: &mut Tx, event: &NewEvent, actor_name: &str, now: i64) -
     let core = serde_json::Value::Object(event.core_details.clone()).to_string();
     let extra = event.extra_details.as_ref().map(|v| v.to_string());
     let tags = serde_json::Value::from(event.tags.clone()).to_string();
-    let (sid, account, actor_id) = (id.to_string(), event.account_id.to_string(), event.actor.id());
-    let (action, etype, asset, asset_id) =
-        (event.action.as_str(), event.event_type.as_str(), event.asset, event.asset_id.clone());
-    on_conn!(tx, |c| sqlx::query(
+    let (sid, account, actor_id) = (
+        id.to_string(),
+        event.account_id.to_string(),
+        event.actor.id(),
+    );
+    let (action, etype, asset, asset_id) = (
+        event.action.as_str(),
+        event.event_type.as_str(),
+        event.asset,
+        event.asset_id.clone(),
+    );
+    on_conn!(tx, |c| {
+        sqlx::query(
         "INSERT INTO events (id, account_id, occurred_at, actor_kind, actor_id, actor_name, action, event_type, asset, \
          asset_id, properties_changed, core_details, extra_details, tags) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -66,10 +75,12 @@ pub async fn insert(tx: &mut Tx, event: &NewEvent, actor_name: &str, now: i64) -
     .bind(tags.clone())
     .execute(&mut *c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     for tag in &event.tags {
         let tag = tag.clone();
-        on_conn!(tx, |c| sqlx::query(
+        on_conn!(tx, |c| {
+            sqlx::query(
             "INSERT INTO event_tags (event_id, account_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
         )
         .bind(sid.clone())
@@ -77,7 +88,8 @@ pub async fn insert(tx: &mut Tx, event: &NewEvent, actor_name: &str, now: i64) -
         .bind(tag.clone())
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
     }
     Ok(id)
 }
@@ -113,7 +125,8 @@ enum Dimension {
 }
 
 fn where_clause(sql: &mut Sql, scope: &AccountScope, f: &EventFilter, skip: Option<Dimension>) {
-    sql.push(" WHERE e.account_id = ").arg(scope.account_id().to_string());
+    sql.push(" WHERE e.account_id = ")
+        .arg(scope.account_id().to_string());
     let any_of = |sql: &mut Sql, column: &str, values: &[String]| {
         if values.is_empty() {
             return;
@@ -147,7 +160,9 @@ fn where_clause(sql: &mut Sql, scope: &AccountScope, f: &EventFilter, skip: Opti
         sql.push(" AND e.occurred_at <= ").arg(to);
     }
     for tag in &f.tags {
-        sql.push(" AND EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = e.id AND t.tag = ").arg(tag.clone()).push(")");
+        sql.push(" AND EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = e.id AND t.tag = ")
+            .arg(tag.clone())
+            .push(")");
     }
 }
 
@@ -168,15 +183,34 @@ pub async fn query(
     };
     if let Some((at, id)) = after {
         sql.push(" AND (e.occurred_at ").push(cmp).push(" ").arg(at);
-        sql.push(" OR (e.occurred_at = ").arg(at).push(" AND e.id ").push(cmp).push(" ").arg(id).push("))");
+        sql.push(" OR (e.occurred_at = ")
+            .arg(at)
+            .push(" AND e.id ")
+            .push(cmp)
+            .push(" ")
+            .arg(id)
+            .push("))");
     }
-    sql.push(&format!(" ORDER BY e.occurred_at {dir}, e.id {dir} LIMIT ")).arg(limit);
+    sql.push(&format!(" ORDER BY e.occurred_at {dir}, e.id {dir} LIMIT "))
+        .arg(limit);
     Ok(fetch_dyn!(db, sql, EventRow, fetch_all)?)
 }
 
-pub async fn get(db: &mut impl Exec, scope: &AccountScope, id: EventId) -> Result<Option<EventRow>> {
+pub async fn get(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    id: EventId,
+) -> Result<Option<EventRow>> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events e"));
-    where_clause(&mut sql, scope, &EventFilter { ids: vec![id.to_string()], ..EventFilter::default() }, None);
+    where_clause(
+        &mut sql,
+        scope,
+        &EventFilter {
+            ids: vec![id.to_string()],
+            ..EventFilter::default()
+        },
+        None,
+    );
     Ok(fetch_dyn!(db, sql, EventRow, fetch_optional)?)
 }
 
@@ -188,9 +222,17 @@ pub struct Facets {
     pub event_types: Vec<(String, i64)>,
 }
 
-pub async fn facets(db: &mut impl Exec, scope: &AccountScope, filter: &EventFilter) -> Result<Facets> {
+pub async fn facets(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    filter: &EventFilter,
+) -> Result<Facets> {
     let mut out = Facets::default();
-    for (dim, column) in [(Dimension::Asset, "e.asset"), (Dimension::Action, "e.action"), (Dimension::EventType, "e.event_type")] {
+    for (dim, column) in [
+        (Dimension::Asset, "e.asset"),
+        (Dimension::Action, "e.action"),
+        (Dimension::EventType, "e.event_type"),
+    ] {
         let mut sql = Sql::new(&format!("SELECT {column}, COUNT(*) FROM events e"));
         where_clause(&mut sql, scope, filter, Some(dim));
         sql.push(&format!(" GROUP BY {column} ORDER BY {column}"));
@@ -215,15 +257,38 @@ pub async fn insert_many_for_bench(tx: &mut Tx, rows: &[EventRow]) -> Result<()>
             if i > 0 {
                 sql.push(", ");
             }
-            sql.push("(").arg(r.id.clone()).push(", ").arg(r.account_id.clone()).push(", ").arg(r.occurred_at);
-            sql.push(", 'system', ").arg(r.actor_id.clone()).push(", ").arg(r.actor_name.clone());
-            sql.push(", ").arg(r.action.clone()).push(", ").arg(r.event_type.clone()).push(", ").arg(r.asset.clone());
-            sql.push(", ").arg(r.asset_id.clone()).push(", ").arg(r.properties_changed.clone());
-            sql.push(", ").arg(r.core_details.clone()).push(", NULL, ").arg(r.tags.clone()).push(")");
+            sql.push("(")
+                .arg(r.id.clone())
+                .push(", ")
+                .arg(r.account_id.clone())
+                .push(", ")
+                .arg(r.occurred_at);
+            sql.push(", 'system', ")
+                .arg(r.actor_id.clone())
+                .push(", ")
+                .arg(r.actor_name.clone());
+            sql.push(", ")
+                .arg(r.action.clone())
+                .push(", ")
+                .arg(r.event_type.clone())
+                .push(", ")
+                .arg(r.asset.clone());
+            sql.push(", ")
+                .arg(r.asset_id.clone())
+                .push(", ")
+                .arg(r.properties_changed.clone());
+            sql.push(", ")
+                .arg(r.core_details.clone())
+                .push(", NULL, ")
+                .arg(r.tags.clone())
+                .push(")");
         }
         on_conn!(tx, |c| {
             let q = sqlx::query(sqlx::AssertSqlSafe(sql.text.clone()));
-            crate::sql::bind_args!(q, sql.args.clone()).execute(&mut *c).await.map(|r| r.rows_affected())
+            crate::sql::bind_args!(q, sql.args.clone())
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())
         })?;
     }
     Ok(())

@@ -2,7 +2,7 @@
 
 use skybridge_domain::policy::AccountScope;
 
-use crate::{on_conn, Exec, Result, Tx};
+use crate::{Exec, Result, Tx, on_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IntegrationRow {
@@ -15,12 +15,14 @@ pub struct IntegrationRow {
 
 pub async fn list(db: &mut impl Exec, scope: &AccountScope) -> Result<Vec<IntegrationRow>> {
     let account = scope.account_id().to_string();
-    Ok(on_conn!(db, |c| sqlx::query_as::<_, IntegrationRow>(
+    Ok(on_conn!(db, |c| {
+        sqlx::query_as::<_, IntegrationRow>(
         "SELECT key, state, status_message, created_at, modified_at FROM integrations WHERE account_id = $1 ORDER BY created_at, key"
     )
     .bind(account.clone())
     .fetch_all(&mut *c)
-    .await)?)
+    .await
+    })?)
 }
 
 pub async fn insert(tx: &mut Tx, scope: &AccountScope, row: &IntegrationRow) -> Result<()> {
@@ -45,7 +47,8 @@ pub async fn insert(tx: &mut Tx, scope: &AccountScope, row: &IntegrationRow) -> 
 pub async fn update(tx: &mut Tx, scope: &AccountScope, row: &IntegrationRow) -> Result<bool> {
     let account = scope.account_id().to_string();
     let r = row.clone();
-    let n = on_conn!(tx, |c| sqlx::query(
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE integrations SET state = $3, status_message = $4, modified_at = $5 WHERE account_id = $1 AND key = $2"
     )
     .bind(account.clone())
@@ -55,17 +58,20 @@ pub async fn update(tx: &mut Tx, scope: &AccountScope, row: &IntegrationRow) -> 
     .bind(r.modified_at)
     .execute(&mut *c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n > 0)
 }
 
 pub async fn delete(tx: &mut Tx, scope: &AccountScope, key: &str) -> Result<bool> {
     let (account, key) = (scope.account_id().to_string(), key.to_string());
-    let n = on_conn!(tx, |c| sqlx::query("DELETE FROM integrations WHERE account_id = $1 AND key = $2")
-        .bind(account.clone())
-        .bind(key.clone())
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM integrations WHERE account_id = $1 AND key = $2"
+    )
+    .bind(account.clone())
+    .bind(key.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }

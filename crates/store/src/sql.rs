@@ -37,7 +37,10 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Sql { text: text.to_string(), args: Vec::new() }
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -76,7 +79,9 @@ macro_rules! fetch_dyn {
         let sql: $crate::sql::Sql = $sql;
         $crate::on_conn!($db, |c| {
             let q = sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe(sql.text.clone()));
-            $crate::sql::bind_args!(q, sql.args.clone()).$fetch(&mut *c).await
+            $crate::sql::bind_args!(q, sql.args.clone())
+                .$fetch(&mut *c)
+                .await
         })
     }};
 }

@@ -1,12 +1,12 @@
 //! Users of an account.
 
+use skybridge_domain::UserId;
 use skybridge_domain::policy::AccountScope;
 use skybridge_domain::user::PropertyFilter;
-use skybridge_domain::UserId;
 
 use crate::error::on_unique;
-use crate::sql::{fetch_dyn, Sql};
-use crate::{like_escape, on_conn, Exec, Result, StoreError, Tx};
+use crate::sql::{Sql, fetch_dyn};
+use crate::{Exec, Result, StoreError, Tx, like_escape, on_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -108,11 +108,13 @@ pub async fn update(tx: &mut Tx, scope: &AccountScope, u: &UserRow) -> Result<()
 pub async fn get(db: &mut impl Exec, scope: &AccountScope, id: UserId) -> Result<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2");
     let (account, id) = (scope.account_id().to_string(), id.to_string());
-    Ok(on_conn!(db, |c| sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(account.clone())
-        .bind(id.clone())
-        .fetch_optional(&mut *c)
-        .await)?)
+    Ok(on_conn!(db, |c| sqlx::query_as::<_, UserRow>(
+        sqlx::AssertSqlSafe(sql.clone())
+    )
+    .bind(account.clone())
+    .bind(id.clone())
+    .fetch_optional(&mut *c)
+    .await)?)
 }
 
 /// Deletes a user with everything that hangs off it (tokens, manager assignments, support-contact entries).
@@ -130,12 +132,14 @@ pub async fn delete(tx: &mut Tx, scope: &AccountScope, id: UserId) -> Result<boo
             .await
             .map(|r| r.rows_affected()))?;
     }
-    let n = on_conn!(tx, |c| sqlx::query("DELETE FROM users WHERE account_id = $1 AND id = $2")
-        .bind(account.clone())
-        .bind(id.clone())
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM users WHERE account_id = $1 AND id = $2"
+    )
+    .bind(account.clone())
+    .bind(id.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
@@ -160,10 +164,18 @@ pub async fn list(
     sql.arg(scope.account_id().to_string());
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let pattern = format!("%{}%", like_escape(&q.to_lowercase()));
-        sql.push(" AND (name_key LIKE ").arg(pattern.clone()).push(" ESCAPE '\\'");
-        sql.push(" OR lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) LIKE ").arg(pattern.clone()).push(" ESCAPE '\\'");
-        sql.push(" OR email_key LIKE ").arg(pattern).push(" ESCAPE '\\'");
-        sql.push(" OR extension LIKE ").arg(format!("{}%", like_escape(q))).push(" ESCAPE '\\')");
+        sql.push(" AND (name_key LIKE ")
+            .arg(pattern.clone())
+            .push(" ESCAPE '\\'");
+        sql.push(" OR lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) LIKE ")
+            .arg(pattern.clone())
+            .push(" ESCAPE '\\'");
+        sql.push(" OR email_key LIKE ")
+            .arg(pattern)
+            .push(" ESCAPE '\\'");
+        sql.push(" OR extension LIKE ")
+            .arg(format!("{}%", like_escape(q)))
+            .push(" ESCAPE '\\')");
     }
     match filter.property {
         None => {}
@@ -193,7 +205,13 @@ pub async fn list(
         sql.push(" AND role = ").arg(role.clone());
     }
     if let Some((name_key, id)) = after {
-        sql.push(" AND (name_key > ").arg(name_key.clone()).push(" OR (name_key = ").arg(name_key).push(" AND id > ").arg(id).push("))");
+        sql.push(" AND (name_key > ")
+            .arg(name_key.clone())
+            .push(" OR (name_key = ")
+            .arg(name_key)
+            .push(" AND id > ")
+            .arg(id)
+            .push("))");
     }
     sql.push(" ORDER BY name_key, id LIMIT ").arg(limit);
     Ok(fetch_dyn!(db, sql, UserRow, fetch_all)?)
@@ -202,15 +220,21 @@ pub async fn list(
 /// How many users of the account hold `role`.
 pub async fn count_with_role(db: &mut impl Exec, scope: &AccountScope, role: &str) -> Result<i64> {
     let (account, role) = (scope.account_id().to_string(), role.to_string());
-    Ok(on_conn!(db, |c| sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE account_id = $1 AND role = $2")
-        .bind(account.clone())
-        .bind(role.clone())
-        .fetch_one(&mut *c)
-        .await)?)
+    Ok(on_conn!(db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE account_id = $1 AND role = $2"
+    )
+    .bind(account.clone())
+    .bind(role.clone())
+    .fetch_one(&mut *c)
+    .await)?)
 }
 
 /// How many users of any account hold the custom role `role` (for deleting a role).
-pub async fn count_holding_role(db: &mut impl Exec, partner_scope: &AccountScope, role: &str) -> Result<i64> {
+pub async fn count_holding_role(
+    db: &mut impl Exec,
+    partner_scope: &AccountScope,
+    role: &str,
+) -> Result<i64> {
     let (partner, role) = (partner_scope.account_id().to_string(), role.to_string());
     Ok(on_conn!(db, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM users u JOIN accounts a ON a.id = u.account_id \

@@ -1,0 +1,181 @@
+//! Bearer-token authentication: resolves `Authorization: Bearer <token>` to a [`Caller`] whose
+//! [`Principal`] the policy then judges. Tokens are random, shown once, stored as SHA-256.
+
+use std::collections::HashSet;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use skybridge_domain::account::AccountStatus;
+use skybridge_domain::event::Actor;
+use skybridge_domain::permissions::{Base, PermissionSet};
+use skybridge_domain::policy::{AccountScope, ManagerScope, Principal};
+use skybridge_domain::user::RoleRef;
+use skybridge_store::{managers, roles, tokens};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const TOKEN_PREFIX: &str = "sbt_";
+
+/// A new token and the hash to store.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    // ThreadRng is a CSPRNG (ChaCha12) seeded from the OS.
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub display_name: String,
+    pub email: String,
+    pub token_id: String,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.principal.user_id)
+    }
+
+    /// The caller's own account, which it may always read its own records in.
+    pub fn own_scope(&self) -> AccountScope {
+        AccountScope::for_system(self.principal.home.id)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 200)
+            .ok_or_else(|| ApiError::Unauthorized("malformed bearer token".into()))?;
+        let hash = hash_token(token);
+        let mut db = state.store.handle().await?;
+        let found = tokens::authenticate(&mut db, &hash).await?;
+        let Some(found) = found else {
+            return Err(ApiError::Unauthorized("invalid or revoked token".into()));
+        };
+        let now = state.now();
+        if found.token.expires_at.is_some_and(|exp| exp <= now) {
+            return Err(ApiError::Unauthorized("token expired".into()));
+        }
+        let home = found.account.account_ref()?;
+        if home.status != AccountStatus::Active {
+            return Err(ApiError::Unauthorized(format!(
+                "account is {}",
+                home.status.as_str()
+            )));
+        }
+        if !found.user.active {
+            return Err(ApiError::Unauthorized("user is inactive".into()));
+        }
+        let own = AccountScope::for_system(home.id);
+        let user_id = found.user.user_id()?;
+        let (base, permissions, custom_role) = match found.user.role.parse::<RoleRef>() {
+            Ok(RoleRef::Builtin(base)) => (base, PermissionSet::full(base), None),
+            Ok(RoleRef::Custom(role_id)) => match roles::held_in(&mut db, &own, role_id).await? {
+                Some(role) => {
+                    let base: Base = role
+                        .base
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("bad role base"))?;
+                    let perms = PermissionSet::from_names("permissions", &role.permission_names()?)
+                        .map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
+                    (base, perms, Some(role_id))
+                }
+                // The role was unassigned from the account or deleted: the user keeps no rights.
+                None => (Base::User, PermissionSet::EMPTY, None),
+            },
+            Err(()) => {
+                return Err(
+                    anyhow::anyhow!("stored role {:?} is unreadable", found.user.role).into(),
+                );
+            }
+        };
+        let manager = if base == Base::Partner && found.user.restricted_manager {
+            let ids = managers::managed_accounts(&mut db, &own, user_id).await?;
+            ManagerScope::Restricted(ids.into_iter().collect::<HashSet<_>>())
+        } else {
+            ManagerScope::Unrestricted
+        };
+        drop(db);
+        if found
+            .token
+            .last_used_at
+            .is_none_or(|t| t < now - 60_000_000)
+        {
+            // Recording use is bookkeeping; it must not slow or fail the request.
+            let store = state.store.clone();
+            let id = found.token.id.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tx) = store.begin().await {
+                    if tokens::touch(&mut tx, &id, now).await.is_ok() {
+                        let _ = tx.commit().await;
+                    }
+                }
+            });
+        }
+        Ok(Caller {
+            principal: Principal {
+                user_id,
+                name: found.user.display_name.clone(),
+                home,
+                base,
+                permissions,
+                custom_role,
+                manager,
+            },
+            display_name: found.user.display_name,
+            email: found.user.email,
+            token_id: found.token.id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, ha) = new_token();
+        let (b, hb) = new_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX));
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 43);
+        assert_eq!(ha, hash_token(&a));
+        assert_ne!(ha, hb);
+        assert_eq!(ha.len(), 64);
+    }
+}
