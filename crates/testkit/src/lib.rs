@@ -1,1 +1,270 @@
+//! Starts a real Skybridge server on `127.0.0.1:0` over a fresh store — a temporary SQLite file, or a fresh
+//! schema in the PostgreSQL named by `SKYBRIDGE_TEST_POSTGRES_URL` — and talks HTTP to it.
 
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+use skybridge_server::clock::{Clock, SystemClock};
+use skybridge_server::store::Store;
+use skybridge_server::{Application, Config};
+use sqlx::postgres::PgConnectOptions;
+use tokio_util::sync::CancellationToken;
+
+pub use reqwest;
+pub use serde_json::json;
+
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub backend: Backend,
+    /// The first partner administrator's token (printed at first start).
+    pub token: String,
+    pub partner_id: String,
+    pub admin_id: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    data_dir: Option<PathBuf>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The PostgreSQL URL for tests, if configured. Under CI it must be: a silently skipped backend is a lie.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("SKYBRIDGE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI is set but SKYBRIDGE_TEST_POSTGRES_URL is not"
+            );
+            None
+        }
+    }
+}
+
+fn test_config(data_dir: PathBuf) -> Config {
+    Config {
+        listen: "127.0.0.1:0"
+            .parse()
+            .unwrap_or_else(|_| Config::default().listen),
+        data_dir,
+        max_connections: 4,
+        log_level: "warn".into(),
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        Self::spawn(Backend::Sqlite, Arc::new(SystemClock)).await
+    }
+
+    /// `None` when no PostgreSQL is configured (outside CI).
+    pub async fn postgres() -> Option<TestApp> {
+        postgres_url()?;
+        Some(Self::spawn(Backend::Postgres, Arc::new(SystemClock)).await)
+    }
+
+    pub async fn spawn(backend: Backend, clock: Arc<dyn Clock>) -> TestApp {
+        skybridge_server::install_crypto_provider();
+        if std::env::var("TEST_LOG").is_ok() {
+            skybridge_server::telemetry::init(skybridge_server::config::LogFormat::Text, "info");
+        }
+        let dir =
+            std::env::temp_dir().join(format!("skybridge-test-{}", uuid::Uuid::new_v4().simple()));
+        let config = test_config(dir.clone());
+        let (store, data_dir) = match backend {
+            Backend::Sqlite => (None, Some(dir)),
+            Backend::Postgres => (Some(fresh_postgres_schema().await), None),
+        };
+        let app = Application::build_with(config, clock, store)
+            .await
+            .expect("server builds");
+        let addr = app.local_addr().expect("bound");
+        let boot = app.bootstrapped.clone().expect("fresh store bootstraps");
+        let store = app.store();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = app.run_until(stop).await;
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            backend,
+            token: boot.admin_token,
+            partner_id: boot.partner_id.to_string(),
+            admin_id: boot.admin_id.to_string(),
+            store,
+            http: reqwest::Client::new(),
+            shutdown,
+            data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request as `token` and returns the response.
+    pub async fn send(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Sends and decodes the JSON answer (Null for an empty body).
+    pub async fn call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let resp = self.send(token, method, path, body).await;
+        let status = resp.status();
+        let text = resp.text().await.expect("body read");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(token, Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(token, Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(token, Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(token, Method::PUT, path, None).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(token, Method::DELETE, path, None).await
+    }
+
+    /// Creates a customer account as the partner administrator and returns it.
+    pub async fn create_account(&self, name: &str) -> Value {
+        let (status, body) = self
+            .post(&self.token, "/api/v1/accounts", &account_body(name))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Creates a user in `account` with `role` as the partner administrator and returns (user, token).
+    pub async fn create_user(&self, account: &str, email: &str, role: &str) -> (Value, String) {
+        let body = json!({ "first_name": "Test", "last_name": email.split('@').next().unwrap_or("user"), "email": email, "role": role });
+        let (status, user) = self
+            .post(
+                &self.token,
+                &format!("/api/v1/accounts/{account}/users"),
+                &body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        let token = self
+            .token_for(account, user["id"].as_str().unwrap_or_default())
+            .await;
+        (user, token)
+    }
+
+    /// Issues a token acting as `user` (partner administrator's right).
+    pub async fn token_for(&self, account: &str, user: &str) -> String {
+        let (status, t) = self
+            .post(
+                &self.token,
+                &format!("/api/v1/accounts/{account}/users/{user}/tokens"),
+                &json!({ "name": "test" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{t}");
+        t["token"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// A valid account-creation body.
+pub fn account_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "country": "US",
+        "province": "CA",
+        "address": "1 Market Street",
+        "city": "San Francisco",
+        "postal_code": "94105",
+        "support_contacts": [{ "email": "support@example.com" }],
+    })
+}
+
+async fn fresh_postgres_schema() -> Store {
+    let url = postgres_url().expect("postgres configured");
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .expect("PostgreSQL reachable");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("schema created");
+    admin.close().await;
+    let opts = PgConnectOptions::from_str(&url)
+        .expect("valid URL")
+        .options([("search_path", schema.as_str())]);
+    Store::connect_postgres(opts, 4)
+        .await
+        .expect("store connects")
+}
+
+/// Declares each listed `async fn(TestApp)` as two tests: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::TestApp::sqlite().await).await;
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(app) = $crate::TestApp::postgres().await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

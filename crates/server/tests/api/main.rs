@@ -1,0 +1,10 @@
+//! The API integration suite: one binary, each test against a real server on SQLite and (when configured)
+//! PostgreSQL. Add modules here rather than new files under tests/.
+
+mod accounts;
+mod events;
+mod health;
+mod integrations;
+mod managers;
+mod roles;
+mod users;
