@@ -139,10 +139,10 @@ impl FromRequestParts<AppState> for Caller {
             let store = state.store.clone();
             let id = found.token.id.clone();
             tokio::spawn(async move {
-                if let Ok(mut tx) = store.begin().await {
-                    if tokens::touch(&mut tx, &id, now).await.is_ok() {
-                        let _ = tx.commit().await;
-                    }
+                if let Ok(mut tx) = store.begin().await
+                    && tokens::touch(&mut tx, &id, now).await.is_ok()
+                {
+                    let _ = tx.commit().await;
                 }
             });
         }

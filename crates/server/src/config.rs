@@ -156,6 +156,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn layering_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("sb.toml", "listen = \"127.0.0.1:9000\"\nadmin_email = \"file@example.com\"\nlog_level = \"debug\"")?;

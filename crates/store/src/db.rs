@@ -53,8 +53,8 @@ pub enum Handle {
 impl Exec for Handle {
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            Handle::Sqlite(c) => Conn::Sqlite(&mut **c),
-            Handle::Postgres(c) => Conn::Postgres(&mut **c),
+            Handle::Sqlite(c) => Conn::Sqlite(c),
+            Handle::Postgres(c) => Conn::Postgres(c),
         }
     }
 }
@@ -68,8 +68,8 @@ pub enum Tx {
 impl Exec for Tx {
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(&mut **t),
-            Tx::Postgres(t) => Conn::Postgres(&mut **t),
+            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Postgres(t) => Conn::Postgres(t),
         }
     }
 }

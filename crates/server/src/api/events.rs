@@ -154,10 +154,10 @@ fn filter(q: &FilterQuery) -> ApiResult<(EventFilter, Order)> {
     };
     let from = time("from", &q.from)?;
     let to = time("to", &q.to)?;
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            return Err(ApiError::bad("from", "from is after to"));
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::bad("from", "from is after to"));
     }
     let ids = split(&q.ids);
     if ids.len() > MAX_IDS {

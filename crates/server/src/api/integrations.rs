@@ -425,10 +425,10 @@ async fn update_privileges(
         ),
         (Privilege::AllowGuestAccess, p.allow_guest_access),
     ] {
-        if let Some(on) = value {
-            if set_privilege(&mut row, privilege, on) {
-                switched.push(privilege.as_str());
-            }
+        if let Some(on) = value
+            && set_privilege(&mut row, privilege, on)
+        {
+            switched.push(privilege.as_str());
         }
     }
     if !switched.is_empty() {

@@ -167,14 +167,14 @@ async fn managed_accounts(
     let mut out = Vec::new();
     for aid in store::managed_accounts(&mut db, &scope, id).await? {
         let a_scope = AccountScope::for_system(aid);
-        if let Some(a) = skybridge_store::accounts::get(&mut db, &a_scope).await? {
-            if a.status != "deleted" {
-                out.push(ManagedAccount {
-                    id: a.id,
-                    name: a.name,
-                    number: a.number,
-                });
-            }
+        if let Some(a) = skybridge_store::accounts::get(&mut db, &a_scope).await?
+            && a.status != "deleted"
+        {
+            out.push(ManagedAccount {
+                id: a.id,
+                name: a.name,
+                number: a.number,
+            });
         }
     }
     Ok(Json(out))

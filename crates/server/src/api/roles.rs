@@ -413,15 +413,15 @@ async fn role_accounts(
     let mut out = Vec::new();
     for (aid, name, number, at) in rows {
         // An Account Manager sees only the accounts assigned to them.
-        if let Ok(target) = super::find_account(&mut db, &aid).await {
-            if skybridge_domain::policy::reach(&caller.principal, &target).is_ok() {
-                out.push(RoleAccount {
-                    id: aid,
-                    name,
-                    number,
-                    assigned_at: rfc3339(at),
-                });
-            }
+        if let Ok(target) = super::find_account(&mut db, &aid).await
+            && skybridge_domain::policy::reach(&caller.principal, &target).is_ok()
+        {
+            out.push(RoleAccount {
+                id: aid,
+                name,
+                number,
+                assigned_at: rfc3339(at),
+            });
         }
     }
     Ok(Json(out))

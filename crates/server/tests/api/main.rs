@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! The API integration suite: one binary, each test against a real server on SQLite and (when configured)
 //! PostgreSQL. Add modules here rather than new files under tests/.
 
