@@ -58,6 +58,7 @@ async fn serve(flags: ConfigFlags) -> anyhow::Result<()> {
         println!("API token: {}", b.admin_token);
     }
     let addr = app.local_addr()?;
+    println!("Listening on http://{addr}");
     tracing::info!(%addr, %public_url, backend, "skybridge ready");
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();

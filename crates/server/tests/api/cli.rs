@@ -1,0 +1,271 @@
+//! The `skybridge` binary itself: first start, the operator CLI, JSON logs, graceful shutdown, restart,
+//! `migrate` — on SQLite and on PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_skybridge");
+
+struct Server {
+    child: Child,
+    url: String,
+    token: Option<String>,
+    stderr: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn store_args(dir: &std::path::Path, pg: &Option<String>) -> Vec<String> {
+    match pg {
+        Some(url) => vec!["--database-url".into(), url.clone()],
+        None => vec!["--data-dir".into(), dir.display().to_string()],
+    }
+}
+
+/// Starts `skybridge serve` and reads stdout up to the "Listening on" line.
+fn start(dir: &std::path::Path, pg: &Option<String>, extra: &[&str]) -> Server {
+    let stderr = dir.join(format!("stderr-{}.log", uuid::Uuid::new_v4().simple()));
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-email",
+            "ops@example.org",
+        ])
+        .args(store_args(dir, pg))
+        .args(extra)
+        .env_remove("SKYBRIDGE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut token = None;
+    let url = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if let Some(t) = line.strip_prefix("API token: ") {
+            token = Some(t.to_string());
+        }
+        if let Some(u) = line.strip_prefix("Listening on ") {
+            break u.to_string();
+        }
+    };
+    Server {
+        child,
+        url,
+        token,
+        stderr,
+    }
+}
+
+fn admin(server: &Server, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("admin")
+        .args(["--url", &server.url, "--token", token])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn pg_url_with_fresh_schema() -> Option<String> {
+    let url = skybridge_testkit::postgres_url()?;
+    let schema = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options[search_path]={schema}"))
+}
+
+fn binary_end_to_end(pg: Option<String>) {
+    let dir = std::env::temp_dir().join(format!("skybridge-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = start(&dir, &pg, &["--log-format", "json"]);
+    let token = server.token.clone().expect("first start prints the token");
+    assert!(token.starts_with("sbt_"));
+
+    let (ok, out, err) = admin(
+        &server,
+        &token,
+        &[
+            "accounts",
+            "create",
+            "--name",
+            "Cli Co",
+            "--country",
+            "CA",
+            "--province",
+            "ON",
+            "--address",
+            "1 Rideau St",
+            "--city",
+            "Ottawa",
+            "--postal-code",
+            "K1N 8S7",
+            "--contact-email",
+            "help@cli.example",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.lines().next().unwrap().starts_with("NUMBER"), "{out}");
+    assert!(out.contains("Cli Co"));
+
+    let (ok, out, err) = admin(&server, &token, &["--json", "accounts", "list"]);
+    assert!(ok, "{err}");
+    let accounts: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(accounts[0]["name"], "Cli Co");
+    let number = accounts[0]["number"].to_string();
+
+    let (ok, _, err) = admin(
+        &server,
+        &token,
+        &[
+            "users",
+            "create",
+            "--account",
+            &number,
+            "--first-name",
+            "Ada",
+            "--last-name",
+            "Byron",
+            "--email",
+            "ada@cli.example",
+            "--role",
+            "account_admin",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = admin(
+        &server,
+        &token,
+        &["--json", "users", "list", "--account", &number],
+    );
+    assert!(ok);
+    let users: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(users[0]["email"], "ada@cli.example");
+    assert_eq!(users[0]["role"], "account_admin");
+
+    let (ok, out, _) = admin(
+        &server,
+        &token,
+        &["--json", "tokens", "create", "--name", "script"],
+    );
+    assert!(ok);
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let second = created["token"].as_str().unwrap().to_string();
+    let (ok, out, _) = admin(&server, &second, &["tokens", "list"]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 3, "header and two tokens: {out}");
+
+    // Errors are reported with the server's explanation and a failing exit code.
+    let (ok, _, err) = admin(&server, "sbt_wrong", &["accounts", "list"]);
+    assert!(!ok);
+    assert!(err.contains("401"), "{err}");
+    let (ok, _, err) = admin(
+        &server,
+        &token,
+        &[
+            "users",
+            "create",
+            "--account",
+            &number,
+            "--first-name",
+            "X",
+            "--last-name",
+            "Y",
+            "--email",
+            "bad",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("Contains an invalid email"), "{err}");
+
+    // SIGTERM: graceful shutdown with a zero exit.
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let logs = std::fs::read_to_string(&server.stderr).unwrap();
+    let request_line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.to_string().contains("request_id"))
+        .expect("JSON log lines carry the request id");
+    assert!(request_line.get("timestamp").is_some());
+
+    // Restart on the same store: no new first start, and the old token still works.
+    let server = start(&dir, &pg, &[]);
+    assert!(
+        server.token.is_none(),
+        "the token is printed on first start only"
+    );
+    let (ok, _, err) = admin(&server, &token, &["accounts", "list"]);
+    assert!(ok, "{err}");
+    drop(server);
+
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .args(store_args(&dir, &pg))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn binary_on_sqlite() {
+    binary_end_to_end(None);
+}
+
+#[tokio::test]
+async fn binary_on_postgres() {
+    let Some(url) = pg_url_with_fresh_schema().await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || binary_end_to_end(Some(url)))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn bad_configuration_is_reported() {
+    let out = Command::new(BIN)
+        .args(["serve", "--config", "/nonexistent/skybridge.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "not-an-address"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
