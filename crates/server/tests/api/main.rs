@@ -4,6 +4,7 @@
 //! PostgreSQL. Add modules here rather than new files under tests/.
 
 mod accounts;
+mod cli;
 mod events;
 mod health;
 mod integrations;
