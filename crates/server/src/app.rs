@@ -22,8 +22,12 @@ use crate::bootstrap::{self, Bootstrapped};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::limiter::FailureLimiter;
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
+
+/// Failed authentications allowed per client address per minute before 429.
+pub const AUTH_FAILURES_PER_MINUTE: u32 = 20;
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -58,6 +62,7 @@ impl Application {
             config: Arc::new(config),
             clock,
             metrics: Arc::new(Metrics::default()),
+            auth_failures: Arc::new(FailureLimiter::new(AUTH_FAILURES_PER_MINUTE, 60)),
         };
         Ok(Application {
             listener,

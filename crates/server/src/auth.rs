@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -66,101 +68,114 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 200)
-            .ok_or_else(|| ApiError::Unauthorized("malformed bearer token".into()))?;
-        let hash = hash_token(token);
-        let mut db = state.store.handle().await?;
-        let found = tokens::authenticate(&mut db, &hash).await?;
-        let Some(found) = found else {
-            return Err(ApiError::Unauthorized("invalid or revoked token".into()));
-        };
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         let now = state.now();
-        if found.token.expires_at.is_some_and(|exp| exp <= now) {
-            return Err(ApiError::Unauthorized("token expired".into()));
+        if let Some(retry) = ip.and_then(|ip| state.auth_failures.blocked(ip, now)) {
+            return Err(ApiError::TooManyRequests(retry));
         }
-        let home = found.account.account_ref()?;
-        if home.status != AccountStatus::Active {
-            return Err(ApiError::Unauthorized(format!(
-                "account is {}",
-                home.status.as_str()
-            )));
+        let result = authenticate(parts, state, now).await;
+        if let (Err(ApiError::Unauthorized(_)), Some(ip)) = (&result, ip) {
+            state.auth_failures.record_failure(ip, now);
         }
-        if !found.user.active {
-            return Err(ApiError::Unauthorized("user is inactive".into()));
-        }
-        let own = AccountScope::for_system(home.id);
-        let user_id = found.user.user_id()?;
-        let (base, permissions, custom_role) = match found.user.role.parse::<RoleRef>() {
-            Ok(RoleRef::Builtin(base)) => (base, PermissionSet::full(base), None),
-            Ok(RoleRef::Custom(role_id)) => match roles::held_in(&mut db, &own, role_id).await? {
-                Some(role) => {
-                    let base: Base = role
-                        .base
-                        .parse()
-                        .map_err(|_| anyhow::anyhow!("bad role base"))?;
-                    let perms = PermissionSet::from_names("permissions", &role.permission_names()?)
-                        .map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
-                    (base, perms, Some(role_id))
-                }
-                // The role was unassigned from the account or deleted: the user keeps no rights.
-                None => (Base::User, PermissionSet::EMPTY, None),
-            },
-            Err(()) => {
-                return Err(
-                    anyhow::anyhow!("stored role {:?} is unreadable", found.user.role).into(),
-                );
-            }
-        };
-        let manager = if base == Base::Partner && found.user.restricted_manager {
-            let ids = managers::managed_accounts(&mut db, &own, user_id).await?;
-            ManagerScope::Restricted(ids.into_iter().collect::<HashSet<_>>())
-        } else {
-            ManagerScope::Unrestricted
-        };
-        drop(db);
-        if found
-            .token
-            .last_used_at
-            .is_none_or(|t| t < now - 60_000_000)
-        {
-            // Recording use is bookkeeping; it must not slow or fail the request.
-            let store = state.store.clone();
-            let id = found.token.id.clone();
-            tokio::spawn(async move {
-                if let Ok(mut tx) = store.begin().await
-                    && tokens::touch(&mut tx, &id, now).await.is_ok()
-                {
-                    let _ = tx.commit().await;
-                }
-            });
-        }
-        Ok(Caller {
-            principal: Principal {
-                user_id,
-                name: found.user.display_name.clone(),
-                home,
-                base,
-                permissions,
-                custom_role,
-                manager,
-            },
-            display_name: found.user.display_name,
-            email: found.user.email,
-            token_id: found.token.id,
-        })
+        result
     }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState, now: i64) -> Result<Caller, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 200)
+        .ok_or_else(|| ApiError::Unauthorized("malformed bearer token".into()))?;
+    let hash = hash_token(token);
+    let mut db = state.store.handle().await?;
+    let found = tokens::authenticate(&mut db, &hash).await?;
+    let Some(found) = found else {
+        return Err(ApiError::Unauthorized("invalid or revoked token".into()));
+    };
+    if found.token.expires_at.is_some_and(|exp| exp <= now) {
+        return Err(ApiError::Unauthorized("token expired".into()));
+    }
+    let home = found.account.account_ref()?;
+    if home.status != AccountStatus::Active {
+        return Err(ApiError::Unauthorized(format!(
+            "account is {}",
+            home.status.as_str()
+        )));
+    }
+    if !found.user.active {
+        return Err(ApiError::Unauthorized("user is inactive".into()));
+    }
+    let own = AccountScope::for_system(home.id);
+    let user_id = found.user.user_id()?;
+    let (base, permissions, custom_role) = match found.user.role.parse::<RoleRef>() {
+        Ok(RoleRef::Builtin(base)) => (base, PermissionSet::full(base), None),
+        Ok(RoleRef::Custom(role_id)) => match roles::held_in(&mut db, &own, role_id).await? {
+            Some(role) => {
+                let base: Base = role
+                    .base
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("bad role base"))?;
+                let perms = PermissionSet::from_names("permissions", &role.permission_names()?)
+                    .map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
+                (base, perms, Some(role_id))
+            }
+            // The role was unassigned from the account or deleted: the user keeps no rights.
+            None => (Base::User, PermissionSet::EMPTY, None),
+        },
+        Err(()) => {
+            return Err(anyhow::anyhow!("stored role {:?} is unreadable", found.user.role).into());
+        }
+    };
+    let manager = if base == Base::Partner && found.user.restricted_manager {
+        let ids = managers::managed_accounts(&mut db, &own, user_id).await?;
+        ManagerScope::Restricted(ids.into_iter().collect::<HashSet<_>>())
+    } else {
+        ManagerScope::Unrestricted
+    };
+    drop(db);
+    if found
+        .token
+        .last_used_at
+        .is_none_or(|t| t < now - 60_000_000)
+    {
+        // Recording use is bookkeeping; it must not slow or fail the request.
+        let store = state.store.clone();
+        let id = found.token.id.clone();
+        tokio::spawn(async move {
+            if let Ok(mut tx) = store.begin().await
+                && tokens::touch(&mut tx, &id, now).await.is_ok()
+            {
+                let _ = tx.commit().await;
+            }
+        });
+    }
+    Ok(Caller {
+        principal: Principal {
+            user_id,
+            name: found.user.display_name.clone(),
+            home,
+            base,
+            permissions,
+            custom_role,
+            manager,
+        },
+        display_name: found.user.display_name,
+        email: found.user.email,
+        token_id: found.token.id,
+    })
 }
 
 #[cfg(test)]

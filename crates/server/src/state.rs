@@ -4,6 +4,7 @@ use skybridge_store::Store;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::limiter::FailureLimiter;
 use crate::metrics::Metrics;
 
 /// What every handler can reach.
@@ -13,6 +14,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    pub auth_failures: Arc<FailureLimiter>,
 }
 
 impl AppState {

@@ -181,15 +181,10 @@ pub async fn query(
         Order::NewestFirst => ("<", "DESC"),
         Order::OldestFirst => (">", "ASC"),
     };
+    // Row-value comparison: both SQLite and PostgreSQL turn it into an index range scan, so every page
+    // (and every export batch) costs the same however deep it is.
     if let Some((at, id)) = after {
-        sql.push(" AND (e.occurred_at ").push(cmp).push(" ").arg(at);
-        sql.push(" OR (e.occurred_at = ")
-            .arg(at)
-            .push(" AND e.id ")
-            .push(cmp)
-            .push(" ")
-            .arg(id)
-            .push("))");
+        sql.push(" AND (e.occurred_at, e.id) ").push(cmp).push(" (").arg(at).push(", ").arg(id).push(")");
     }
     sql.push(&format!(" ORDER BY e.occurred_at {dir}, e.id {dir} LIMIT "))
         .arg(limit);

@@ -110,7 +110,34 @@ async fn personal_tokens_can_be_listed_and_revoked(app: TestApp) {
     assert_eq!(body["field"], "expires_in_days");
 }
 
+async fn failed_authentication_is_throttled(app: TestApp) {
+    for _ in 0..skybridge_server::app::AUTH_FAILURES_PER_MINUTE {
+        let (status, _) = app.get("sbt_guess", "/api/v1/me").await;
+        assert_eq!(status, 401);
+    }
+    let r = app
+        .send(
+            "sbt_guess",
+            skybridge_testkit::reqwest::Method::GET,
+            "/api/v1/me",
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    // While blocked, even a valid token from the same address waits.
+    let (status, body) = app.get(&app.token, "/api/v1/me").await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["type"], "urn:skybridge:problem:rate-limited");
+}
+
 backend_tests!(
+    failed_authentication_is_throttled,
     health_ready_metrics_openapi,
     authentication_is_required,
     unknown_routes_are_problem_json,
