@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_managers))
         .routes(routes!(managed_accounts))
+        .routes(routes!(accounts_overview))
         .routes(routes!(convert))
         .routes(routes!(upgrade))
         .routes(routes!(assign))
@@ -410,4 +411,96 @@ async fn unassign(
     Body(a): Body<Assignment>,
 ) -> ApiResult<Json<BulkResult>> {
     Ok(Json(assignment(&state, &caller, &a, false).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OverviewQuery {
+    /// Comma-separated ids of the selected Account Managers.
+    pub user_ids: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountOverview {
+    pub id: String,
+    pub name: String,
+    pub number: i64,
+    /// How many Account Managers the account has in all.
+    pub total_managers: i64,
+    /// Which of the selected managers have it.
+    pub selected_managers: Vec<String>,
+    /// all, some or none of the selected managers.
+    pub assigned_to: String,
+}
+
+/// For a selection of Account Managers: every customer account with how many managers it has and which of
+/// the selected ones manage it (the console's "assigned to all / some / none" tabs).
+#[utoipa::path(get, path = "/api/v1/account-managers/accounts", tag = "account managers", params(OverviewQuery),
+    responses((status = 200, body = Vec<AccountOverview>), (status = 400, body = crate::error::Problem)))]
+async fn accounts_overview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<OverviewQuery>,
+) -> ApiResult<Json<Vec<AccountOverview>>> {
+    let scope = admin_scope(&caller, Verb::View)?;
+    let ids: Vec<String> = q
+        .user_ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut db = state.store.handle().await?;
+    let users = selected(&mut db, &caller, &scope, &ids).await?;
+    let mut managed: Vec<(String, Vec<skybridge_domain::AccountId>)> = Vec::new();
+    for u in &users {
+        managed.push((
+            u.id.clone(),
+            store::managed_accounts(&mut db, &scope, u.user_id()?).await?,
+        ));
+    }
+    let counts: std::collections::HashMap<String, i64> = store::manager_counts(&mut db, &scope)
+        .await?
+        .into_iter()
+        .collect();
+    let list_scope = skybridge_domain::policy::account_list_scope(&caller.principal)?;
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = skybridge_store::accounts::list(
+            &mut db,
+            &list_scope,
+            &Default::default(),
+            after.clone(),
+            500,
+        )
+        .await?;
+        let done = rows.len() < 500;
+        after = rows.last().map(|a| (a.name.to_lowercase(), a.id.clone()));
+        for a in rows {
+            let aid = a.account_id()?;
+            let selected_managers: Vec<String> = managed
+                .iter()
+                .filter(|(_, accts)| accts.contains(&aid))
+                .map(|(u, _)| u.clone())
+                .collect();
+            let assigned_to = match selected_managers.len() {
+                0 => "none",
+                n if n == managed.len() => "all",
+                _ => "some",
+            };
+            out.push(AccountOverview {
+                total_managers: counts.get(&a.id).copied().unwrap_or(0),
+                id: a.id,
+                name: a.name,
+                number: a.number,
+                selected_managers,
+                assigned_to: assigned_to.into(),
+            });
+        }
+        if done {
+            break;
+        }
+    }
+    Ok(Json(out))
 }

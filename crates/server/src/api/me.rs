@@ -98,7 +98,7 @@ pub struct TokenCreated {
     pub token: String,
 }
 
-fn token_out(t: TokenRow) -> TokenOut {
+pub fn token_out(t: TokenRow) -> TokenOut {
     TokenOut {
         id: t.id,
         user_id: t.user_id,

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::{Body, Params, nullable};
-use super::me::{NewToken, TokenCreated, issue_token};
+use super::me::{NewToken, TokenCreated, TokenOut, issue_token, token_out};
 use super::page::{self, Page};
 use super::{audit, authorized, confirm, ensure_active};
 use crate::auth::Caller;
@@ -30,7 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, delete_user))
-        .routes(routes!(create_user_token))
+        .routes(routes!(list_user_tokens, create_user_token))
+        .routes(routes!(revoke_user_token))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -570,4 +571,71 @@ async fn create_user_token(
     let created = issue_token(&mut tx, &state, &caller, &scope, id, &input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// List a user's API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/users/{user}/tokens", tag = "tokens",
+    params(("account" = String, Path, description = "Account UUID or number"), ("user" = String, Path, description = "User id")),
+    responses((status = 200, body = Vec<TokenOut>), (status = 404, body = crate::error::Problem)))]
+async fn list_user_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, user)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<TokenOut>>> {
+    let id = parse_user(&user)?;
+    let mut db = state.store.handle().await?;
+    let (_, scope) = authorized(&mut db, &caller, &account, Feature::Users, Verb::Edit).await?;
+    store::get(&mut db, &scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let rows = skybridge_store::tokens::list(&mut db, &scope, id).await?;
+    Ok(Json(rows.into_iter().map(token_out).collect()))
+}
+
+/// Revoke one of a user's API tokens.
+#[utoipa::path(delete, path = "/api/v1/accounts/{account}/users/{user}/tokens/{token}", tag = "tokens",
+    params(("account" = String, Path, description = "Account UUID or number"), ("user" = String, Path, description = "User id"), ("token" = String, Path, description = "Token id")),
+    responses((status = 204), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+async fn revoke_user_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, user, token)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = parse_user(&user)?;
+    let token: skybridge_domain::TokenId =
+        token.parse().map_err(|_| ApiError::NotFound("token"))?;
+    let mut tx = state.store.begin().await?;
+    let (target, scope) =
+        authorized(&mut tx, &caller, &account, Feature::Users, Verb::Edit).await?;
+    let row = store::get(&mut tx, &scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    if id != caller.principal.user_id
+        && let Err(ApiError::Forbidden(_)) =
+            resolve_role(&mut tx, &caller, &target, &row.role.clone()).await
+    {
+        return Err(ApiError::Forbidden(
+            "you cannot revoke the tokens of a user who holds more than you".into(),
+        ));
+    }
+    if !skybridge_store::tokens::delete(&mut tx, &scope, id, token).await? {
+        return Err(ApiError::NotFound("token"));
+    }
+    audit(
+        &mut tx,
+        &state,
+        &caller,
+        NewEvent::admin(
+            target.id,
+            caller.actor(),
+            Action::Delete,
+            "API Token",
+            token,
+        )
+        .detail("user_id", id.to_string())
+        .tag("token"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

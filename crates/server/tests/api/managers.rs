@@ -82,6 +82,27 @@ async fn managers_see_only_assigned_accounts(app: TestApp) {
         )
         .await;
     assert_eq!(mine[0]["id"], aid.as_str());
+    let (status, overview) = app
+        .get(
+            &app.token,
+            &format!("/api/v1/account-managers/accounts?user_ids={mid}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{overview}");
+    let row = |id: &str| {
+        overview
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&aid)["assigned_to"], "all");
+    assert_eq!(row(&aid)["total_managers"], 1);
+    assert_eq!(row(&aid)["selected_managers"], json!([mid]));
+    assert_eq!(row(&bid)["assigned_to"], "none");
+    assert_eq!(row(&bid)["total_managers"], 0);
     let (_, managers) = app.get(&app.token, "/api/v1/account-managers").await;
     assert_eq!(managers[0]["managed_accounts"], 1);
 

@@ -193,6 +193,23 @@ async fn account_admin_limits(app: TestApp) {
         )
         .await;
     assert_eq!(status, 404);
+    // Administrators see and revoke the tokens of users they manage; never the secrets.
+    let uid = user["id"].as_str().unwrap();
+    let (status, tokens) = app.get(&admin_token, &format!("{path}/{uid}/tokens")).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens.as_array().unwrap().len(), 1);
+    assert!(tokens[0].get("token").is_none());
+    let tid = tokens[0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .delete(&admin_token, &format!("{path}/{uid}/tokens/{tid}"))
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = app.get(&user_token, "/api/v1/me").await;
+    assert_eq!(status, 401, "the revoked token no longer works");
+    let (status, _) = app
+        .delete(&admin_token, &format!("{path}/{uid}/tokens/{tid}"))
+        .await;
+    assert_eq!(status, 404);
     // Partner users cannot be deleted.
     let (status, _) = app
         .delete(
