@@ -239,6 +239,26 @@ async fn csv_export(app: TestApp) {
     assert_eq!(rows.len(), 1);
     assert_eq!(&rows[0][0], id);
     assert!(rows[0][8].contains("HYPERLINK"));
+    let r = app
+        .http
+        .post(app.url(&format!("/api/v1/accounts/{aid}/events/export.csv")))
+        .bearer_auth(&app.token)
+        .json(&json!({ "ids": [id] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let posted = r.text().await.unwrap();
+    assert_eq!(posted, text, "POST with a selection gives the same CSV");
+    let (status, body) = app
+        .post(
+            &app.token,
+            &format!("/api/v1/accounts/{aid}/events/export.csv"),
+            &json!({ "ids": ["nope"] }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["field"], "ids");
     // core_details is JSON text starting with '{', so the formula is inside it; the name itself is stored as typed.
     assert!(
         !rows
