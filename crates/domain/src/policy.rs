@@ -150,6 +150,21 @@ pub fn authorize(
             verb.as_str()
         )));
     }
+    // An Account Manager administers its assigned customer accounts only. On its own Partner Account it may
+    // look and create customer accounts, but not change partner staff, roles or anything partner-wide: each of
+    // those would reach beyond its assignment (a token minted for an Administrator, a role edited that other
+    // accounts hold).
+    let restricted = matches!(principal.manager, ManagerScope::Restricted(_));
+    if restricted
+        && target.id == principal.home.id
+        && target.kind == AccountKind::Partner
+        && verb != Verb::View
+        && (feature, verb) != (Feature::Accounts, Verb::Add)
+    {
+        return Err(Denied::forbidden(
+            "Account Managers cannot change partner-wide settings, roles or staff",
+        ));
+    }
     Ok(AccountScope {
         account_id: target.id,
     })
@@ -268,6 +283,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn managers_only_look_at_their_partner_account() {
+        let w = world();
+        let manager = principal(
+            &w.partner,
+            Base::Partner,
+            PermissionSet::full(Base::Partner),
+            ManagerScope::Restricted([w.customer.id].into_iter().collect()),
+        );
+        assert!(authorize(&manager, &w.partner, Feature::Users, Verb::View).is_ok());
+        assert!(authorize(&manager, &w.partner, Feature::Accounts, Verb::Add).is_ok());
+        for (f, v) in [
+            (Feature::Users, Verb::Add),
+            (Feature::Users, Verb::Edit),
+            (Feature::Users, Verb::Delete),
+            (Feature::Roles, Verb::Add),
+            (Feature::Roles, Verb::Edit),
+            (Feature::Roles, Verb::Assign),
+            (Feature::Roles, Verb::Delete),
+        ] {
+            assert!(
+                matches!(
+                    authorize(&manager, &w.partner, f, v),
+                    Err(Denied::Forbidden(_))
+                ),
+                "{f:?} {v:?}"
+            );
+        }
+        // In an assigned customer account the manager acts with its full role.
+        assert!(authorize(&manager, &w.customer, Feature::Users, Verb::Delete).is_ok());
+        assert!(authorize(&manager, &w.customer, Feature::Roles, Verb::Edit).is_ok());
     }
 
     #[test]

@@ -299,6 +299,11 @@ async fn list_accounts(
     caller: Caller,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Page<AccountOut>>> {
+    if !caller.principal.holds(Feature::Account, Verb::View) {
+        return Err(ApiError::Forbidden(
+            "your role does not allow account.view".into(),
+        ));
+    }
     let scope = account_list_scope(&caller.principal)?;
     let limit = page::limit(q.limit)?;
     let status = match q.status.as_deref() {

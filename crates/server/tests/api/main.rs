@@ -8,6 +8,7 @@ mod cli;
 mod events;
 mod health;
 mod integrations;
+mod isolation;
 mod managers;
 mod roles;
 mod users;
