@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
@@ -147,11 +147,18 @@ const COMMON: &[&str] = &[
 /// exhausting memory (each hash holds `m_cost` KiB) or starving the async workers.
 #[derive(Clone)]
 pub struct Hasher {
-    params: Params,
+    target: Duration,
+    /// Parameters and a dummy hash, settled on first use: calibrating at start would cost start-up time and
+    /// leave the hash's memory resident in an idle server.
+    settled: Arc<OnceCell<Settled>>,
     permits: Arc<Semaphore>,
+}
+
+struct Settled {
+    params: Params,
     /// A hash of a random password, verified against when the user does not exist, so that unknown and known
     /// users cost the same time.
-    dummy: Arc<String>,
+    dummy: String,
 }
 
 /// The OWASP floor for argon2id: 19 MiB, 2 passes, 1 lane.
@@ -168,34 +175,42 @@ pub enum HashError {
     Closed,
 }
 
+/// Parameters at the floor, raised (more passes) until one hash takes about `target` on this machine.
+/// Blocking: it hashes a few times.
+pub fn calibrate(target: Duration) -> Result<Params, HashError> {
+    let mut t = FLOOR_T;
+    loop {
+        let params =
+            Params::new(FLOOR_M_KIB, t, 1, None).map_err(|e| HashError::Argon2(e.to_string()))?;
+        let start = Instant::now();
+        hash_with(&params, b"calibration password")?;
+        let took = start.elapsed();
+        if took >= target.mul_f64(0.8) || t >= 10 {
+            return Ok(params);
+        }
+        // Time grows linearly with passes; jump close to the target, at least one pass.
+        let per_pass = took.as_secs_f64() / f64::from(t);
+        let wanted = (target.as_secs_f64() / per_pass.max(1e-6)).floor() as u32;
+        t = wanted.clamp(t + 1, 10);
+    }
+}
+
 impl Hasher {
-    /// Parameters at the floor, raised (more passes) until one hash takes about `target` on this machine.
-    pub fn calibrated(target: Duration, concurrency: usize) -> Result<Hasher, HashError> {
-        let mut t = FLOOR_T;
-        let params = loop {
-            let params = Params::new(FLOOR_M_KIB, t, 1, None)
-                .map_err(|e| HashError::Argon2(e.to_string()))?;
-            let start = Instant::now();
-            hash_with(&params, b"calibration password")?;
-            let took = start.elapsed();
-            if took >= target.mul_f64(0.8) || t >= 10 {
-                break params;
-            }
-            // Time grows linearly with passes; jump close to the target, at least one pass.
-            let per_pass = took.as_secs_f64() / f64::from(t);
-            let wanted = (target.as_secs_f64() / per_pass.max(1e-6)).floor() as u32;
-            t = wanted.clamp(t + 1, 10);
-        };
-        Self::with_params(params, concurrency)
+    /// A hasher whose parameters are calibrated to `target` on first use.
+    pub fn calibrated(target: Duration, concurrency: usize) -> Hasher {
+        Hasher {
+            target,
+            settled: Arc::new(OnceCell::new()),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
     }
 
+    /// A hasher with fixed parameters.
     pub fn with_params(params: Params, concurrency: usize) -> Result<Hasher, HashError> {
         let dummy = hash_with(&params, b"no such user, no such password")?;
-        Ok(Hasher {
-            params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy: Arc::new(dummy),
-        })
+        let h = Hasher::calibrated(Duration::ZERO, concurrency);
+        let _ = h.settled.set(Settled { params, dummy });
+        Ok(h)
     }
 
     /// Fast parameters (argon2's minimum) for test suites, where hashing cost is not under test.
@@ -205,21 +220,33 @@ impl Hasher {
         Self::with_params(params, 2).expect("hashing with minimum parameters works")
     }
 
-    pub fn params(&self) -> (u32, u32, u32) {
-        (
-            self.params.m_cost(),
-            self.params.t_cost(),
-            self.params.p_cost(),
-        )
+    async fn settled(&self) -> Result<&Settled, HashError> {
+        let target = self.target;
+        self.settled
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || {
+                    let params = calibrate(target)?;
+                    let dummy = hash_with(&params, b"no such user, no such password")?;
+                    Ok::<_, HashError>(Settled { params, dummy })
+                })
+                .await?
+            })
+            .await
+    }
+
+    /// (m KiB, t, p) of the parameters in use, calibrating first if needed.
+    pub async fn params(&self) -> Result<(u32, u32, u32), HashError> {
+        let p = &self.settled().await?.params;
+        Ok((p.m_cost(), p.t_cost(), p.p_cost()))
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let params = self.settled().await?.params.clone();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| HashError::Closed)?;
-        let params = self.params.clone();
         let password = password.as_bytes().to_vec();
         tokio::task::spawn_blocking(move || hash_with(&params, &password)).await?
     }
@@ -227,13 +254,14 @@ impl Hasher {
     /// Verifies `password` against `stored`; with no stored hash it verifies against a dummy so the time taken
     /// does not tell whether the user exists or has a password.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
+        let dummy = self.settled().await?.dummy.clone();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| HashError::Closed)?;
         let known = stored.is_some();
-        let stored = stored.map_or_else(|| self.dummy.as_str().to_string(), str::to_string);
+        let stored = stored.map_or(dummy, str::to_string);
         let password = password.as_bytes().to_vec();
         let ok = tokio::task::spawn_blocking(move || {
             // The stored hash carries its own parameters, so hashes made before a recalibration still verify.
@@ -307,10 +335,16 @@ mod tests {
         assert!(!h.verify("x", Some("not a hash")).await.unwrap());
     }
 
-    #[test]
-    fn calibration_respects_the_floor() {
-        let h = Hasher::calibrated(Duration::from_millis(1), 1).unwrap();
-        let (m, t, p) = h.params();
-        assert_eq!((m, t, p), (FLOOR_M_KIB, FLOOR_T, 1));
+    #[tokio::test]
+    async fn calibration_respects_the_floor_and_happens_once() {
+        let h = Hasher::calibrated(Duration::from_millis(1), 1);
+        assert_eq!(h.params().await.unwrap(), (FLOOR_M_KIB, FLOOR_T, 1));
+        let stored = h.hash("some long passphrase").await.unwrap();
+        assert!(stored.contains("m=19456,t=2,p=1"), "{stored}");
+        assert!(
+            h.verify("some long passphrase", Some(&stored))
+                .await
+                .unwrap()
+        );
     }
 }

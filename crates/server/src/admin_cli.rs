@@ -89,6 +89,14 @@ pub enum UsersCommand {
         #[arg(long)]
         role: Option<String>,
     },
+    /// Set a user's password (read from standard input), e.g. to recover an account in embedded mode.
+    SetPassword {
+        #[arg(long)]
+        account: String,
+        /// User id or e-mail address.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +259,37 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 client.send(Method::POST, &path, &[], Some(body)).await?,
                 &["display_name", "email", "role", "id"],
             )
+        }
+        AdminCommand::Users(UsersCommand::SetPassword { account, user }) => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let user_id = if user.contains('@') {
+                let path = format!("/api/v1/accounts/{account}/users");
+                let found = client.all(&path, vec![("q", user.clone())]).await?;
+                found
+                    .iter()
+                    .find(|u| {
+                        u.get("email")
+                            .and_then(Value::as_str)
+                            .is_some_and(|e| e.eq_ignore_ascii_case(&user))
+                    })
+                    .and_then(|u| u.get("id").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .ok_or_else(|| anyhow::anyhow!("no user {user} in account {account}"))?
+            } else {
+                user
+            };
+            let path = format!("/api/v1/accounts/{account}/users/{user_id}/password");
+            client
+                .send(
+                    Method::PUT,
+                    &path,
+                    &[],
+                    Some(json!({ "password": password })),
+                )
+                .await?;
+            (json!({ "password_set": user_id }), &["password_set"])
         }
         AdminCommand::Tokens(TokensCommand::List) => (
             client

@@ -23,8 +23,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::limiter::FailureLimiter;
+use crate::mail::{MailSignal, Worker};
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
+use skybridge_identity::password::Hasher;
 
 /// Failed authentications allowed per client address per minute before 429.
 pub const AUTH_FAILURES_PER_MINUTE: u32 = 20;
@@ -32,30 +34,62 @@ pub const AUTH_FAILURES_PER_MINUTE: u32 = 20;
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// Parts of the application a caller may supply instead of the defaults.
+#[derive(Default)]
+pub struct Parts {
+    pub clock: Option<Arc<dyn Clock>>,
+    pub store: Option<Store>,
+    pub hasher: Option<Hasher>,
+    /// Run the mail delivery worker (tests drive delivery themselves).
+    pub mail_worker: bool,
+}
+
+/// How many password hashes may run at once (each holds ~19 MiB).
+pub const HASH_CONCURRENCY: usize = 4;
+
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    mail_worker: Option<Worker>,
     pub bootstrapped: Option<Bootstrapped>,
 }
 
 impl Application {
     /// Connects and migrates the store, runs first start, and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        Self::build_with(config, Arc::new(SystemClock), None).await
+        Self::build_with(
+            config,
+            Parts {
+                mail_worker: true,
+                ..Parts::default()
+            },
+        )
+        .await
     }
 
     /// As [`build`](Self::build), with an injected clock and optionally an already-open store.
-    pub async fn build_with(
-        config: Config,
-        clock: Arc<dyn Clock>,
-        store: Option<Store>,
-    ) -> anyhow::Result<Application> {
+    /// As [`build`](Self::build), with some parts supplied by the caller (tests).
+    pub async fn build_with(config: Config, parts: Parts) -> anyhow::Result<Application> {
+        let Parts {
+            clock,
+            store,
+            hasher,
+            mail_worker,
+        } = parts;
+        let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = match store {
             Some(s) => s,
             None => open_store(&config).await?,
         };
         store.migrate().await?;
         let bootstrapped = bootstrap::run(&store, &config, clock.as_ref()).await?;
+        // Calibrated on first use (the first password set or checked), not at start.
+        let hasher = hasher.unwrap_or_else(|| {
+            Hasher::calibrated(
+                Duration::from_millis(config.password_hash_ms),
+                HASH_CONCURRENCY,
+            )
+        });
         let listener = TcpListener::bind(config.listen).await?;
         let state = AppState {
             store,
@@ -63,16 +97,33 @@ impl Application {
             clock,
             metrics: Arc::new(Metrics::default()),
             auth_failures: Arc::new(FailureLimiter::new(AUTH_FAILURES_PER_MINUTE, 60)),
+            hasher,
+            mail: Arc::new(MailSignal::default()),
+        };
+        let mail_worker = if mail_worker {
+            Some(Worker::new(
+                &state.config,
+                state.store.clone(),
+                state.clock.clone(),
+                state.mail.clone(),
+            )?)
+        } else {
+            None
         };
         Ok(Application {
             listener,
             state,
+            mail_worker,
             bootstrapped,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     pub fn store(&self) -> Store {
@@ -82,13 +133,21 @@ impl Application {
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests and closes the store.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let worker = self
+            .mail_worker
+            .map(|w| tokio::spawn(w.run(shutdown.clone())));
         let app = router(self.state);
         axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
+        // The server stopped on its own (or was told to): stop the worker too, then close the store.
+        shutdown.cancel();
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
         store.close().await;
         Ok(())
     }
@@ -118,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .merge(api)
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -23,15 +23,17 @@ use crate::state::AppState;
 
 pub const TOKEN_PREFIX: &str = "sbt_";
 
-/// A new token and the hash to store.
-pub fn new_token() -> (String, String) {
+/// 256 random bits, URL-safe.
+pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     // ThreadRng is a CSPRNG (ChaCha12) seeded from the OS.
     rand::rng().fill_bytes(&mut bytes);
-    let token = format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A new API token and the hash to store.
+pub fn new_token() -> (String, String) {
+    let token = format!("{TOKEN_PREFIX}{}", new_secret());
     let hash = hash_token(&token);
     (token, hash)
 }

@@ -33,6 +33,17 @@ pub struct Config {
     pub operator_name: String,
     /// The regions a customer account's data can live in; chosen at account creation.
     pub cloud_locations: Vec<String>,
+    /// `smtp://host:25`, `smtps://user:password@host:465` or `smtp://host:587?tls=required`; without it mail is
+    /// written to `data_dir/outbox/` as .eml files.
+    pub smtp_url: Option<String>,
+    /// The From address of mail.
+    pub mail_from: String,
+    /// How long a welcome link works.
+    pub welcome_link_days: i64,
+    /// How long a password-reset link works.
+    pub reset_link_hours: i64,
+    /// Target time of one password hash; argon2id parameters are raised from the OWASP floor to reach it.
+    pub password_hash_ms: u64,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `skybridge_server=debug,info`.
     pub log_level: String,
@@ -53,6 +64,11 @@ impl Default for Config {
                 "Europe".into(),
                 "Asia Pacific".into(),
             ],
+            smtp_url: None,
+            mail_from: "Skybridge <noreply@example.com>".to_string(),
+            welcome_link_days: 7,
+            reset_link_hours: 2,
+            password_hash_ms: 25,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
         }
@@ -110,6 +126,16 @@ impl Config {
             .merge(Env::prefixed("SKYBRIDGE_").only(&ENV_KEYS))
             .merge(Serialized::defaults(flags));
         let mut config: Config = fig.extract().map_err(Box::new)?;
+        if !(1..=90).contains(&config.welcome_link_days) {
+            return Err(Box::new(figment::Error::from(
+                "welcome_link_days must be 1 to 90".to_string(),
+            )));
+        }
+        if !(1..=72).contains(&config.reset_link_hours) {
+            return Err(Box::new(figment::Error::from(
+                "reset_link_hours must be 1 to 72".to_string(),
+            )));
+        }
         if config.cloud_locations.is_empty() {
             return Err(Box::new(figment::Error::from(
                 "cloud_locations must name at least one region".to_string(),
@@ -117,6 +143,10 @@ impl Config {
         }
         config.public_url = Some(config.public_url()).map(|u| u.trim_end_matches('/').to_string());
         Ok(config)
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
     }
 
     pub fn public_url(&self) -> String {
@@ -134,7 +164,12 @@ impl Config {
     }
 }
 
-const ENV_KEYS: [&str; 10] = [
+const ENV_KEYS: [&str; 15] = [
+    "smtp_url",
+    "mail_from",
+    "welcome_link_days",
+    "reset_link_hours",
+    "password_hash_ms",
     "listen",
     "public_url",
     "data_dir",

@@ -9,9 +9,11 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod limiter;
+pub mod mail;
 pub mod metrics;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 
 pub use app::Application;
 pub use config::Config;
@@ -21,4 +23,5 @@ pub use config::Config;
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+pub use skybridge_domain as domain;
 pub use skybridge_store as store;

@@ -22,6 +22,24 @@ enum Command {
     Migrate(ConfigFlags),
     /// Operate a running server through its API.
     Admin(AdminArgs),
+    /// Read the mail outbox of this installation's store (embedded mode: no SMTP needed to read welcome links).
+    Outbox {
+        #[command(flatten)]
+        flags: ConfigFlags,
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// The latest mail, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One mail, with its text body.
+    Show { id: String },
 }
 
 #[tokio::main]
@@ -32,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Serve(flags) => serve(flags).await,
         Command::Migrate(flags) => migrate(flags).await,
         Command::Admin(args) => skybridge_server::admin_cli::run(args).await,
+        Command::Outbox { flags, command } => outbox(flags, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,5 +96,50 @@ async fn migrate(flags: ConfigFlags) -> anyhow::Result<()> {
     store.migrate().await?;
     store.close().await;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn outbox(flags: ConfigFlags, command: OutboxCommand) -> anyhow::Result<()> {
+    use skybridge_server::store::outbox;
+    let config = Config::load(&flags)?;
+    let store = app::open_store(&config).await?;
+    store.migrate().await?;
+    let mut db = store.handle().await?;
+    match command {
+        OutboxCommand::List { limit } => {
+            let rows = outbox::list_all(&mut db, limit.clamp(1, 1000)).await?;
+            let value: Vec<serde_json::Value> = rows
+                .into_iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "id": m.id, "created_at": skybridge_server::clock::rfc3339(m.created_at), "status": m.status,
+                        "recipient": m.recipient, "subject": m.subject,
+                    })
+                })
+                .collect();
+            print!(
+                "{}",
+                skybridge_server::admin_cli::table(
+                    &serde_json::Value::Array(value),
+                    &["id", "created_at", "status", "recipient", "subject"]
+                )
+            );
+        }
+        OutboxCommand::Show { id } => {
+            let m = outbox::get_any(&mut db, &id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no mail {id}"))?;
+            println!(
+                "To: {}\nSubject: {}\nStatus: {} ({} attempts)",
+                m.recipient, m.subject, m.status, m.attempts
+            );
+            if let Some(e) = m.last_error {
+                println!("Last error: {e}");
+            }
+            println!("\n{}", m.body_text);
+        }
+    }
+    drop(db);
+    store.close().await;
     Ok(())
 }

@@ -1,10 +1,12 @@
 use std::sync::Arc;
 
+use skybridge_identity::password::Hasher;
 use skybridge_store::Store;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::limiter::FailureLimiter;
+use crate::mail::MailSignal;
 use crate::metrics::Metrics;
 
 /// What every handler can reach.
@@ -15,6 +17,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub auth_failures: Arc<FailureLimiter>,
+    pub hasher: Hasher,
+    pub mail: Arc<MailSignal>,
 }
 
 impl AppState {

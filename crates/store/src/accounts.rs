@@ -277,7 +277,11 @@ pub async fn list(
         sql.push(")");
     }
     if let Some((name_key, id)) = after {
-        sql.push(" AND (name_key, id) > (").arg(name_key).push(", ").arg(id).push(")");
+        sql.push(" AND (name_key, id) > (")
+            .arg(name_key)
+            .push(", ")
+            .arg(id)
+            .push(")");
     }
     sql.push(" ORDER BY name_key, id LIMIT ").arg(limit);
     Ok(fetch_dyn!(db, sql, AccountRow, fetch_all)?)

@@ -24,11 +24,13 @@ pub struct EventRow {
     pub tags: String,
 }
 
-/// The actor's name as recorded, or "Unknown" once the user it names is gone.
+/// The actor's name as recorded, or "Unknown" once the user it names is gone. Resolved with a LEFT JOIN on the
+/// users' primary key (not NOT EXISTS: PostgreSQL turns that into a hash of the whole users table per query).
 const COLUMNS: &str = "e.id, e.account_id, e.occurred_at, e.actor_id, \
-    CASE WHEN e.actor_kind = 'user' AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.actor_id) THEN 'Unknown' \
-    ELSE e.actor_name END AS actor_name, \
+    CASE WHEN e.actor_kind = 'user' AND u.id IS NULL THEN 'Unknown' ELSE e.actor_name END AS actor_name, \
     e.action, e.event_type, e.asset, e.asset_id, e.properties_changed, e.core_details, e.extra_details, e.tags";
+
+const FROM: &str = " FROM events e LEFT JOIN users u ON u.id = e.actor_id";
 
 /// Appends an event. `actor_name` is the actor's display name at the time of the event.
 pub async fn insert(tx: &mut Tx, event: &NewEvent, actor_name: &str, now: i64) -> Result<EventId> {
@@ -175,7 +177,7 @@ pub async fn query(
     after: Option<(i64, String)>,
     limit: i64,
 ) -> Result<Vec<EventRow>> {
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events e"));
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS}{FROM}"));
     where_clause(&mut sql, scope, filter, None);
     let (cmp, dir) = match order {
         Order::NewestFirst => ("<", "DESC"),
@@ -184,7 +186,13 @@ pub async fn query(
     // Row-value comparison: both SQLite and PostgreSQL turn it into an index range scan, so every page
     // (and every export batch) costs the same however deep it is.
     if let Some((at, id)) = after {
-        sql.push(" AND (e.occurred_at, e.id) ").push(cmp).push(" (").arg(at).push(", ").arg(id).push(")");
+        sql.push(" AND (e.occurred_at, e.id) ")
+            .push(cmp)
+            .push(" (")
+            .arg(at)
+            .push(", ")
+            .arg(id)
+            .push(")");
     }
     sql.push(&format!(" ORDER BY e.occurred_at {dir}, e.id {dir} LIMIT "))
         .arg(limit);
@@ -196,7 +204,7 @@ pub async fn get(
     scope: &AccountScope,
     id: EventId,
 ) -> Result<Option<EventRow>> {
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events e"));
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS}{FROM}"));
     where_clause(
         &mut sql,
         scope,
@@ -241,50 +249,44 @@ pub async fn facets(
     Ok(out)
 }
 
-/// Bulk insert for seeding benchmarks; no tags, many rows per statement.
-pub async fn insert_many_for_bench(tx: &mut Tx, rows: &[EventRow]) -> Result<()> {
-    for chunk in rows.chunks(500) {
-        let mut sql = Sql::new(
-            "INSERT INTO events (id, account_id, occurred_at, actor_kind, actor_id, actor_name, action, event_type, asset, \
-             asset_id, properties_changed, core_details, extra_details, tags) VALUES ",
-        );
-        for (i, r) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
+/// Every event matching the filter, in order, from one streaming
+/// query (one statement, not one per page: the per-query cost would dominate a million-row export), sent
+/// to `out` in batches of `batch` rows. Stops early when the receiver is gone.
+pub async fn stream(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    filter: &EventFilter,
+    order: Order,
+    batch: usize,
+    out: tokio::sync::mpsc::Sender<Vec<EventRow>>,
+) -> Result<()> {
+    use futures_util::TryStreamExt;
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS}{FROM}"));
+    where_clause(&mut sql, scope, filter, None);
+    let dir = match order {
+        Order::NewestFirst => "DESC",
+        Order::OldestFirst => "ASC",
+    };
+    sql.push(&format!(" ORDER BY e.occurred_at {dir}, e.id {dir}"));
+    let batch = batch.max(1);
+    on_conn!(db, |c| {
+        let q = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql.text.clone()));
+        let mut rows = crate::sql::bind_args!(q, sql.args.clone()).fetch(&mut *c);
+        let mut buf = Vec::with_capacity(batch);
+        while let Some(row) = rows.try_next().await? {
+            buf.push(row);
+            if buf.len() == batch
+                && out
+                    .send(std::mem::replace(&mut buf, Vec::with_capacity(batch)))
+                    .await
+                    .is_err()
+            {
+                return Ok(());
             }
-            sql.push("(")
-                .arg(r.id.clone())
-                .push(", ")
-                .arg(r.account_id.clone())
-                .push(", ")
-                .arg(r.occurred_at);
-            sql.push(", 'system', ")
-                .arg(r.actor_id.clone())
-                .push(", ")
-                .arg(r.actor_name.clone());
-            sql.push(", ")
-                .arg(r.action.clone())
-                .push(", ")
-                .arg(r.event_type.clone())
-                .push(", ")
-                .arg(r.asset.clone());
-            sql.push(", ")
-                .arg(r.asset_id.clone())
-                .push(", ")
-                .arg(r.properties_changed.clone());
-            sql.push(", ")
-                .arg(r.core_details.clone())
-                .push(", NULL, ")
-                .arg(r.tags.clone())
-                .push(")");
         }
-        on_conn!(tx, |c| {
-            let q = sqlx::query(sqlx::AssertSqlSafe(sql.text.clone()));
-            crate::sql::bind_args!(q, sql.args.clone())
-                .execute(&mut *c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-    }
+        if !buf.is_empty() {
+            let _ = out.send(buf).await;
+        }
+    });
     Ok(())
 }

@@ -205,7 +205,11 @@ pub async fn list(
         sql.push(" AND role = ").arg(role.clone());
     }
     if let Some((name_key, id)) = after {
-        sql.push(" AND (name_key, id) > (").arg(name_key).push(", ").arg(id).push(")");
+        sql.push(" AND (name_key, id) > (")
+            .arg(name_key)
+            .push(", ")
+            .arg(id)
+            .push(")");
     }
     sql.push(" ORDER BY name_key, id LIMIT ").arg(limit);
     Ok(fetch_dyn!(db, sql, UserRow, fetch_all)?)
@@ -238,4 +242,84 @@ pub async fn count_holding_role(
     .bind(role.clone())
     .fetch_one(&mut *c)
     .await)?)
+}
+
+/// Sets a user's password hash and marks the user registered.
+pub async fn set_password(
+    tx: &mut Tx,
+    scope: &AccountScope,
+    id: UserId,
+    hash: &str,
+    now: i64,
+) -> Result<bool> {
+    let (account, id, hash) = (
+        scope.account_id().to_string(),
+        id.to_string(),
+        hash.to_string(),
+    );
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE users SET password_hash = $3, password_changed_at = $4, registered = $5, modified_at = $4 \
+         WHERE account_id = $1 AND id = $2"
+    )
+    .bind(account.clone())
+    .bind(id.clone())
+    .bind(hash.clone())
+    .bind(now)
+    .bind(true)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+/// The stored password hash of a user, if it has one.
+pub async fn password_hash(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    id: UserId,
+) -> Result<Option<String>> {
+    let (account, id) = (scope.account_id().to_string(), id.to_string());
+    let hash: Option<Option<String>> = on_conn!(db, |c| sqlx::query_scalar(
+        "SELECT password_hash FROM users WHERE account_id = $1 AND id = $2"
+    )
+    .bind(account.clone())
+    .bind(id.clone())
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(hash.flatten())
+}
+
+/// The sign-in path: every user with this e-mail, in any account, with its account's number and status. Not
+/// account-scoped, because an e-mail is what a person signing in or asking for a reset types; callers reveal
+/// nothing of the result to the anonymous requester.
+pub async fn find_by_email(db: &mut impl Exec, email: &str) -> Result<Vec<(UserRow, i64, String)>> {
+    let key = email.trim().to_lowercase();
+    let sql = format!(
+        "SELECT {cols}, a.number AS account_number, a.status AS account_status FROM users u \
+         JOIN accounts a ON a.id = u.account_id WHERE u.email_key = $1 ORDER BY a.number",
+        cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        #[sqlx(flatten)]
+        user: UserRow,
+        account_number: i64,
+        account_status: String,
+    }
+    let rows: Vec<Found> = on_conn!(db, |c| sqlx::query_as::<_, Found>(sqlx::AssertSqlSafe(
+        sql.clone()
+    ))
+    .bind(key.clone())
+    .fetch_all(&mut *c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|f| (f.user, f.account_number, f.account_status))
+        .collect())
 }

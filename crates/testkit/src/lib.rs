@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
+use skybridge_identity::password::Hasher;
+use skybridge_server::app::Parts;
 use skybridge_server::clock::{Clock, SystemClock};
+use skybridge_server::mail::{MailSignal, Worker};
 use skybridge_server::store::Store;
 use skybridge_server::{Application, Config};
 use sqlx::postgres::PgConnectOptions;
@@ -32,6 +35,8 @@ pub struct TestApp {
     pub admin_id: String,
     pub store: Store,
     pub http: reqwest::Client,
+    pub config: Config,
+    clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
     data_dir: Option<PathBuf>,
 }
@@ -92,9 +97,15 @@ impl TestApp {
         let config = test_config(dir.clone());
         let (store, data_dir) = match backend {
             Backend::Sqlite => (None, Some(dir)),
-            Backend::Postgres => (Some(fresh_postgres_schema().await), None),
+            Backend::Postgres => (Some(fresh_postgres_schema().await), Some(dir)),
         };
-        let app = Application::build_with(config, clock, store)
+        let parts = Parts {
+            clock: Some(clock.clone()),
+            store,
+            hasher: Some(Hasher::for_tests()),
+            mail_worker: false,
+        };
+        let app = Application::build_with(config.clone(), parts)
             .await
             .expect("server builds");
         let addr = app.local_addr().expect("bound");
@@ -113,9 +124,24 @@ impl TestApp {
             admin_id: boot.admin_id.to_string(),
             store,
             http: reqwest::Client::new(),
+            config,
+            clock,
             shutdown,
             data_dir,
         }
+    }
+
+    /// Delivers the mail that is due, as the server's worker would (tests run without the background worker so
+    /// that delivery happens exactly when they say). Returns how many mails were attempted.
+    pub async fn deliver_mail(&self) -> usize {
+        let worker = Worker::new(
+            &self.config,
+            self.store.clone(),
+            self.clock.clone(),
+            Arc::new(MailSignal::default()),
+        )
+        .expect("mail worker builds");
+        worker.deliver_due().await.expect("delivery round runs")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -313,10 +313,12 @@ fn csv_rows(rows: &[EventRow]) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-const EXPORT_BATCH: i64 = 2000;
+/// Rows per CSV chunk sent to the client (about 200 KiB).
+const EXPORT_BATCH: usize = 1000;
 
-/// Streams the events matching the filter in keyset-paginated batches: memory stays constant however many
-/// rows there are, and a slow client only holds back the producer through the bounded channel.
+/// Streams the events matching the filter from one streaming query, encoding CSV chunk by chunk: memory
+/// stays constant however many rows there are, and a slow client only holds back the producer through the
+/// bounded channel.
 async fn produce(
     store: Store,
     scope: AccountScope,
@@ -333,33 +335,26 @@ async fn produce(
     if tx.send(Ok(head)).await.is_err() {
         return;
     }
-    let mut after = None;
-    loop {
-        let batch = async {
-            let mut db = store.handle().await?;
-            store::query(&mut db, &scope, &f, order, after.clone(), EXPORT_BATCH).await
-        }
-        .await;
-        let rows = match batch {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(error = %e, "event export failed");
-                let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
-                return;
-            }
-        };
-        let done = (rows.len() as i64) < EXPORT_BATCH;
-        after = rows.last().map(|r| (r.occurred_at, r.id.clone()));
-        let chunk = match csv_rows(&rows) {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tx.send(Err(std::io::Error::other(e))).await;
-                return;
-            }
-        };
-        if tx.send(Ok(chunk)).await.is_err() || done {
+    // Reading rows and encoding CSV run as two tasks joined by a small channel, so both cores work.
+    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<EventRow>>(2);
+    let reader = tokio::spawn(async move {
+        let mut db = store.handle().await?;
+        store::stream(&mut db, &scope, &f, order, EXPORT_BATCH, rows_tx).await
+    });
+    while let Some(rows) = rows_rx.recv().await {
+        let chunk = csv_rows(&rows).map_err(std::io::Error::other);
+        let failed = chunk.is_err();
+        if tx.send(chunk).await.is_err() || failed {
             return;
         }
+    }
+    let result = match reader.await {
+        Ok(r) => r,
+        Err(e) => Err(skybridge_store::StoreError::Corrupt(e.to_string())),
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, "event export failed");
+        let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
     }
 }
 

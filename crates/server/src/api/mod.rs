@@ -8,6 +8,7 @@ pub mod managers;
 pub mod me;
 pub mod page;
 pub mod roles;
+pub mod user_mail;
 pub mod users;
 
 use skybridge_domain::account::AccountStatus;
@@ -51,6 +52,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(me::router())
         .merge(accounts::router())
         .merge(users::router())
+        .merge(user_mail::router())
         .merge(roles::router())
         .merge(managers::router())
         .merge(integrations::router())

@@ -24,7 +24,9 @@ use super::{audit, authorized, confirm, ensure_active};
 use crate::auth::Caller;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
+use crate::mail::{Recipient, enqueue_link_mail};
 use crate::state::AppState;
+use skybridge_store::links::Purpose;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -317,10 +319,20 @@ async fn create_user(
             .changed(["first_name", "last_name", "email", "role"])
             .detail("fullname", row.display_name.clone())
             .detail("email", row.email.clone())
-            .tag("user"),
+            .tag("user")
+            .tag("welcome_mail"),
     )
     .await?;
+    // Adding a user sends the welcome mail (bulk import does not).
+    let to = Recipient {
+        account_id: target.id,
+        user_id: id,
+        name: &row.display_name,
+        email: &row.email,
+    };
+    enqueue_link_mail(&mut tx, &state.config, state.now(), Purpose::Welcome, &to).await?;
     tx.commit().await?;
+    state.mail.wake();
     Ok((StatusCode::CREATED, Json(out(row))))
 }
 

@@ -24,10 +24,11 @@ impl Drop for Server {
 }
 
 fn store_args(dir: &std::path::Path, pg: &Option<String>) -> Vec<String> {
-    match pg {
-        Some(url) => vec!["--database-url".into(), url.clone()],
-        None => vec!["--data-dir".into(), dir.display().to_string()],
+    let mut args = vec!["--data-dir".to_string(), dir.display().to_string()];
+    if let Some(url) = pg {
+        args.extend(["--database-url".to_string(), url.clone()]);
     }
+    args
 }
 
 /// Starts `skybridge serve` and reads stdout up to the "Listening on" line.

@@ -237,6 +237,11 @@ const TABLE: &[Row] = &[
     account("GET",    "/api/v1/accounts/{account}/users/{user}/tokens",             WRITERS, Obj::Path),
     account("POST",   "/api/v1/accounts/{account}/users/{user}/tokens",             WRITERS, Obj::Path),
     account("DELETE", "/api/v1/accounts/{account}/users/{user}/tokens/{token}",     WRITERS, Obj::Path),
+    account("POST",   "/api/v1/accounts/{account}/users/{user}/welcome",            WRITERS, Obj::Path),
+    account("POST",   "/api/v1/accounts/{account}/users/welcome",                   WRITERS, Obj::None),
+    account("POST",   "/api/v1/accounts/{account}/users/{user}/reset-password",     WRITERS, Obj::Path),
+    account("PUT",    "/api/v1/accounts/{account}/users/{user}/password",           WRITERS, Obj::Path),
+    account("GET",    "/api/v1/accounts/{account}/mail",                            READERS, Obj::None),
     account("GET",    "/api/v1/accounts/{account}/roles",                           WRITERS, Obj::None),
     account("GET",    "/api/v1/accounts/{account}/integrations",                    READERS, Obj::None),
     account("POST",   "/api/v1/accounts/{account}/integrations",                    WRITERS, Obj::None),
@@ -1069,6 +1074,18 @@ async fn account_request(w: &World, r: &Row, who: Who, target: Target<'_>) -> Re
         ("POST", "/api/v1/accounts/{account}/users/{user}/tokens") => {
             path = path.replace("{user}", &objects.resident);
             body = Some(json!({ "name": format!("matrix {n}") }));
+        }
+        ("POST", "/api/v1/accounts/{account}/users/{user}/welcome")
+        | ("POST", "/api/v1/accounts/{account}/users/{user}/reset-password") => {
+            path = path.replace("{user}", &objects.resident);
+            body = Some(json!({}));
+        }
+        ("POST", "/api/v1/accounts/{account}/users/welcome") => {
+            body = Some(json!({ "all": true }));
+        }
+        ("PUT", "/api/v1/accounts/{account}/users/{user}/password") => {
+            path = path.replace("{user}", &objects.resident);
+            body = Some(json!({ "password": format!("matrix passphrase {n}") }));
         }
         ("GET", "/api/v1/accounts/{account}/users/{user}/tokens") => {
             path = path.replace("{user}", &objects.resident);

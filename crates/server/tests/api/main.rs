@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod integrations;
 mod isolation;
+mod mail;
 mod managers;
 mod roles;
 mod users;

@@ -1,0 +1,12 @@
+//! Server-rendered pages. Plain HTML forms that work without JavaScript.
+
+pub mod links;
+pub mod page;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    links::router()
+}

@@ -1,0 +1,44 @@
+//! The page frame shared by the sign-in portal pages.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::mail::escape_html;
+
+/// A complete page: `body` is trusted HTML built with [`escape_html`] for every interpolated value.
+pub fn render(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title} · Skybridge</title>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n",
+        title = escape_html(title),
+    );
+    let mut resp = (status, Html(html)).into_response();
+    let h = resp.headers_mut();
+    // The pages carry secrets in their URLs and forms: never cache them, never frame them, never leak them.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    resp
+}
+
+/// An error message announced to assistive technology.
+pub fn alert(message: &str) -> String {
+    format!(
+        "<p role=\"alert\" class=\"error\">{}</p>",
+        escape_html(message)
+    )
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f6f8;margin:0}\
+main{max-width:26rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}\
+label{display:block;margin-top:1rem;font-weight:600}input{width:100%;box-sizing:border-box;padding:.6rem;margin-top:.3rem;font-size:1rem}\
+button{margin-top:1.5rem;padding:.7rem 1.4rem;font-size:1rem;background:#0b5cad;color:#fff;border:0;border-radius:4px}\
+button:focus,input:focus{outline:3px solid #f5a623}.error{color:#a4000f}.hint{color:#555;font-size:.9rem}";
