@@ -98,7 +98,10 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Rows cross from SQLite's worker thread to the async task through this channel; a deeper buffer
+                // lets long scans (event export) run ahead instead of ping-ponging between threads per row.
+                .row_buffer_size(1024);
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .min_connections(1)
