@@ -15,6 +15,7 @@ pub mod managers;
 pub mod outbox;
 pub mod roles;
 pub mod seed;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;

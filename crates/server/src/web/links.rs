@@ -127,7 +127,7 @@ async fn show(state: &AppState, purpose: Purpose, token: Option<String>) -> Resp
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "page failed");
     render(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,7 @@
 //! Server-rendered pages. Plain HTML forms that work without JavaScript.
 
 pub mod links;
+pub mod login;
 pub mod page;
 
 use axum::Router;
@@ -8,5 +9,5 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    links::router()
+    links::router().merge(login::router())
 }

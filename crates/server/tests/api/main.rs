@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod integrations;
 mod isolation;
+mod login;
 mod mail;
 mod managers;
 mod roles;

@@ -1,0 +1,507 @@
+//! The sign-in portal: identity first (the e-mail picks the account; an Account Number is asked for when
+//! the address is used in several accounts), then the password; a server-side session in a cookie; sign out
+//! here or everywhere. Forms are protected against CSRF (a double-submit cookie before sign-in, the
+//! session's token after); password guessing is throttled per address and per client in the store.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use skybridge_domain::account::AccountStatus;
+use skybridge_domain::policy::AccountScope;
+use skybridge_store::sessions::{self, SessionRow, throttle};
+use skybridge_store::users::{self, UserRow};
+use subtle::ConstantTimeEq;
+
+use super::page::{alert, render};
+use crate::auth::{hash_token, new_secret};
+use crate::mail::escape_html;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "sb_session";
+const CSRF_COOKIE: &str = "sb_csrf";
+/// A session ends after this long without use…
+pub const IDLE_MICROS: i64 = 30 * 60 * 1_000_000;
+/// …and after this long in any case.
+pub const ABSOLUTE_MICROS: i64 = 12 * 3600 * 1_000_000;
+/// Failures counted within this window.
+const WINDOW_MICROS: i64 = 15 * 60 * 1_000_000;
+/// Failures allowed before locks start.
+const FREE_FAILURES: i64 = 5;
+
+/// Lock after the fifth failure: 30 s, doubling with each further failure, at most 15 minutes.
+pub fn lock_for(failures: i64) -> i64 {
+    if failures < FREE_FAILURES {
+        return 0;
+    }
+    let secs = (30i64 << (failures - FREE_FAILURES).min(5)).min(900);
+    secs * 1_000_000
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(login_form).post(login_submit))
+        .route("/auth/account", get(account_page))
+        .route("/auth/logout", post(logout))
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if state.config.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let v =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Only local paths are followed after sign-in (no open redirect).
+fn safe_return(to: Option<&str>) -> String {
+    match to {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && p.len() < 2000 =>
+        {
+            p.to_string()
+        }
+        _ => "/auth/account".to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+struct Step<'a> {
+    csrf: &'a str,
+    return_to: &'a str,
+    email: Option<&'a str>,
+    account: Option<&'a str>,
+    ask_account: bool,
+    error: Option<&'a str>,
+}
+
+fn login_body(s: &Step<'_>) -> String {
+    let hidden = |name: &str, value: &str| {
+        format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            escape_html(value)
+        )
+    };
+    let mut form = String::from("<form method=\"post\" action=\"/auth/login\">");
+    form.push_str(&hidden("csrf", s.csrf));
+    form.push_str(&hidden("return_to", s.return_to));
+    form.push_str(&s.error.map(alert).unwrap_or_default());
+    match s.email {
+        None => {
+            form.push_str(&hidden("step", "identify"));
+            form.push_str(
+                "<label for=\"email\">Enter your username</label>\
+                 <input id=\"email\" name=\"email\" type=\"email\" placeholder=\"Username (name@example.com)\" \
+                 autocomplete=\"username\" required autofocus>\
+                 <button type=\"submit\">Next</button>",
+            );
+        }
+        Some(email) => {
+            form.push_str(&hidden("email", email));
+            form.push_str(&format!(
+                "<p>Signing in as <strong>{}</strong> · <a href=\"/auth/login\">change</a></p>",
+                escape_html(email)
+            ));
+            if s.ask_account {
+                form.push_str(&hidden("step", "identify"));
+                form.push_str(
+                    "<label for=\"account\">Account Number</label>\
+                     <p class=\"hint\" id=\"acct-hint\">This address is used in several accounts. Enter the 9-digit number of the one to sign in to.</p>\
+                     <input id=\"account\" name=\"account\" inputmode=\"numeric\" pattern=\"[0-9]{9}\" required autofocus aria-describedby=\"acct-hint\">\
+                     <button type=\"submit\">Next</button>",
+                );
+            } else {
+                form.push_str(&hidden("step", "password"));
+                form.push_str(&hidden("account", s.account.unwrap_or("")));
+                form.push_str(
+                    "<label for=\"password\">Password</label>\
+                     <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
+                     <button type=\"submit\">Sign in</button>\
+                     <p><a href=\"/auth/forgot\">Forgot your password?</a></p>",
+                );
+            }
+        }
+    }
+    form.push_str("</form>");
+    form
+}
+
+/// Reuses the visitor's CSRF cookie or mints one.
+fn csrf_for(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 43) {
+        Some(c) => (c, false),
+        None => (new_secret(), true),
+    }
+}
+
+fn page(state: &AppState, status: StatusCode, step: &Step<'_>, new_csrf: bool) -> Response {
+    let mut resp = render(status, "Sign in to Skybridge", &login_body(step));
+    if new_csrf {
+        resp.headers_mut()
+            .append(SET_COOKIE, set_cookie(state, CSRF_COOKIE, step.csrf, 3600));
+    }
+    resp
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let (csrf, fresh) = csrf_for(&headers);
+    let return_to = safe_return(q.return_to.as_deref());
+    let step = Step {
+        csrf: &csrf,
+        return_to: &return_to,
+        email: None,
+        account: None,
+        ask_account: false,
+        error: None,
+    };
+    page(&state, StatusCode::OK, &step, fresh)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    step: String,
+    #[serde(default)]
+    return_to: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Users this address can sign in as: active users of active accounts, narrowed by the account number.
+fn candidates(found: Vec<(UserRow, i64, String)>, account: &str) -> Vec<(UserRow, i64)> {
+    found
+        .into_iter()
+        .filter(|(u, number, status)| {
+            u.active
+                && status == AccountStatus::Active.as_str()
+                && (account.trim().is_empty() || account.trim() == number.to_string())
+        })
+        .map(|(u, n, _)| (u, n))
+        .collect()
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let return_to = safe_return(Some(&form.return_to));
+    let cookie_csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    if cookie_csrf.is_empty() || !same(&cookie_csrf, &form.csrf) {
+        let (csrf, fresh) = csrf_for(&headers);
+        let step = Step {
+            csrf: &csrf,
+            return_to: &return_to,
+            email: None,
+            account: None,
+            ask_account: false,
+            error: Some("Your sign-in form expired. Please try again."),
+        };
+        return page(&state, StatusCode::FORBIDDEN, &step, fresh);
+    }
+    let csrf = form.csrf.clone();
+    let email = form.email.trim().to_string();
+    if email.is_empty() || email.len() > 254 || form.account.len() > 9 || form.password.len() > 1024
+    {
+        let step = Step {
+            csrf: &csrf,
+            return_to: &return_to,
+            email: None,
+            account: None,
+            ask_account: false,
+            error: Some("Enter the e-mail address you sign in with."),
+        };
+        return page(&state, StatusCode::BAD_REQUEST, &step, false);
+    }
+    let found = match async { users::find_by_email(&mut state.store.handle().await?, &email).await }
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => return super::links::internal(e),
+    };
+    let matches = candidates(found, &form.account);
+    if form.step == "identify" {
+        // Several accounts: ask which. Otherwise (one, or none — said the same way) go on to the password.
+        let ask_account = matches.len() > 1;
+        let step = Step {
+            csrf: &csrf,
+            return_to: &return_to,
+            email: Some(&email),
+            account: Some(&form.account),
+            ask_account,
+            error: None,
+        };
+        return page(&state, StatusCode::OK, &step, false);
+    }
+    let now = state.now();
+    let user_key = format!("user:{}", email.to_lowercase());
+    let ip_key = format!("ip:{}", peer.ip());
+    let locked = async {
+        let mut db = state.store.handle().await?;
+        let a = throttle::locked_until(&mut db, &user_key, now).await?;
+        let b = throttle::locked_until(&mut db, &ip_key, now).await?;
+        Ok::<_, skybridge_store::StoreError>(a.max(b))
+    }
+    .await;
+    match locked {
+        Ok(Some(until)) => {
+            let secs = (until - now) / 1_000_000 + 1;
+            let msg = format!("Too many failed attempts. Try again in {secs} seconds.");
+            let step = Step {
+                csrf: &csrf,
+                return_to: &return_to,
+                email: Some(&email),
+                account: Some(&form.account),
+                ask_account: false,
+                error: Some(&msg),
+            };
+            let mut resp = page(&state, StatusCode::TOO_MANY_REQUESTS, &step, false);
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(RETRY_AFTER, v);
+            }
+            return resp;
+        }
+        Ok(None) => {}
+        Err(e) => return super::links::internal(e),
+    }
+    let user = if matches.len() == 1 {
+        matches.into_iter().next().map(|(u, _)| u)
+    } else {
+        None
+    };
+    let stored = match &user {
+        Some(u) => match async {
+            let scope = AccountScope::for_system(
+                u.account_id
+                    .parse()
+                    .map_err(skybridge_store::StoreError::corrupt)?,
+            );
+            users::password_hash(&mut state.store.handle().await?, &scope, u.user_id()?).await
+        }
+        .await
+        {
+            Ok(h) => h,
+            Err(e) => return super::links::internal(e),
+        },
+        None => None,
+    };
+    // Always one argon2id verification, against a dummy when there is no user or no password, so a failure
+    // takes as long as a success.
+    let ok = state
+        .hasher
+        .verify(&form.password, stored.as_deref())
+        .await
+        .unwrap_or(false);
+    let result = async {
+        let mut tx = state.store.begin().await?;
+        let session = match (&user, ok) {
+            (Some(u), true) => {
+                throttle::reset(&mut tx, &user_key).await?;
+                let token = new_secret();
+                let row = SessionRow {
+                    id_hash: hash_token(&token),
+                    user_id: u.id.clone(),
+                    account_id: u.account_id.clone(),
+                    csrf: new_secret(),
+                    created_at: now,
+                    last_seen_at: now,
+                    expires_at: now + ABSOLUTE_MICROS,
+                };
+                let scope = AccountScope::for_system(row.account()?);
+                sessions::insert(&mut tx, &scope, &row).await?;
+                Some(token)
+            }
+            _ => {
+                throttle::record_failure(&mut tx, &user_key, now, WINDOW_MICROS, lock_for).await?;
+                // A client is allowed more failures than one address: it may be a shared office NAT.
+                throttle::record_failure(&mut tx, &ip_key, now, WINDOW_MICROS, |f| lock_for(f / 4))
+                    .await?;
+                None
+            }
+        };
+        tx.commit().await?;
+        Ok::<_, skybridge_store::StoreError>(session)
+    }
+    .await;
+    match result {
+        Ok(Some(token)) => {
+            let mut resp = (StatusCode::SEE_OTHER, [(LOCATION, return_to)]).into_response();
+            resp.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(&state, SESSION_COOKIE, &token, ABSOLUTE_MICROS / 1_000_000),
+            );
+            resp
+        }
+        Ok(None) => {
+            let step = Step {
+                csrf: &csrf,
+                return_to: &return_to,
+                email: Some(&email),
+                account: Some(&form.account),
+                ask_account: false,
+                error: Some("Wrong e-mail or password."),
+            };
+            page(&state, StatusCode::UNAUTHORIZED, &step, false)
+        }
+        Err(e) => super::links::internal(e),
+    }
+}
+
+/// The signed-in user of a request, from the session cookie.
+pub async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<(SessionRow, UserRow)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    let now = state.now();
+    let hash = hash_token(&token);
+    let mut db = state.store.handle().await.ok()?;
+    let session = sessions::find(&mut db, &hash, now, IDLE_MICROS)
+        .await
+        .ok()??;
+    let scope = AccountScope::for_system(session.account().ok()?);
+    let account = skybridge_store::accounts::get(&mut db, &scope)
+        .await
+        .ok()??;
+    let user = users::get(&mut db, &scope, session.user().ok()?)
+        .await
+        .ok()??;
+    // Deactivating the account or the user ends the session.
+    if account.status != AccountStatus::Active.as_str() || !user.active {
+        return None;
+    }
+    drop(db);
+    if session.last_seen_at < now - 60_000_000
+        && let Ok(mut tx) = state.store.begin().await
+        && sessions::touch(&mut tx, &hash, now).await.is_ok()
+    {
+        let _ = tx.commit().await;
+    }
+    Some((session, user))
+}
+
+async fn account_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some((session, user)) = current_session(&state, &headers).await else {
+        return (
+            StatusCode::SEE_OTHER,
+            [(LOCATION, "/auth/login?return_to=/auth/account")],
+        )
+            .into_response();
+    };
+    let csrf = escape_html(&session.csrf);
+    render(
+        StatusCode::OK,
+        "Signed in",
+        &format!(
+            "<p>Signed in as <strong>{name}</strong> ({email}).</p>\
+             <form method=\"post\" action=\"/auth/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <button type=\"submit\">Sign out</button></form>\
+             <form method=\"post\" action=\"/auth/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <input type=\"hidden\" name=\"everywhere\" value=\"1\"><button type=\"submit\">Sign out everywhere</button></form>",
+            name = escape_html(&user.display_name),
+            email = escape_html(&user.email),
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+    #[serde(default)]
+    everywhere: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    let Some((session, user)) = current_session(&state, &headers).await else {
+        return (StatusCode::SEE_OTHER, [(LOCATION, "/auth/login")]).into_response();
+    };
+    if !same(&session.csrf, &form.csrf) {
+        return render(
+            StatusCode::FORBIDDEN,
+            "Not signed out",
+            &alert("The form expired. Go back and try again."),
+        );
+    }
+    let result = async {
+        let mut tx = state.store.begin().await?;
+        if form.everywhere == "1" {
+            let scope = AccountScope::for_system(session.account()?);
+            sessions::delete_for_user(&mut tx, &scope, user.user_id()?).await?;
+        } else {
+            sessions::delete(&mut tx, &session.id_hash).await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        return super::links::internal(e);
+    }
+    let mut resp = (StatusCode::SEE_OTHER, [(LOCATION, "/auth/login")]).into_response();
+    resp.headers_mut()
+        .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_escalate_and_cap() {
+        assert_eq!(lock_for(4), 0);
+        assert_eq!(lock_for(5), 30_000_000);
+        assert_eq!(lock_for(6), 60_000_000);
+        assert_eq!(lock_for(50), 900_000_000);
+    }
+
+    #[test]
+    fn only_local_returns() {
+        assert_eq!(safe_return(Some("/console")), "/console");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil", ""] {
+            assert_eq!(safe_return(Some(bad)), "/auth/account", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,390 @@
+use skybridge_testkit::reqwest::{self, StatusCode, redirect};
+use skybridge_testkit::{TestApp, backend_tests, json};
+
+/// A browser-like client: keeps cookies, does not follow redirects (the tests look at them).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of a hidden input in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap()[name.len() + 1..].to_string())
+}
+
+struct Flow {
+    client: reqwest::Client,
+    base: String,
+    csrf_cookie: String,
+    csrf: String,
+    session: Option<String>,
+}
+
+impl Flow {
+    async fn start(app: &TestApp) -> Flow {
+        let client = browser();
+        let r = client
+            .get(app.url("/auth/login?return_to=/auth/account"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let csrf_cookie = cookie_value(&r, "sb_csrf").expect("csrf cookie set");
+        assert!(
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().unwrap().contains("HttpOnly; SameSite=Lax"))
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Enter your username") && html.contains("<label for=\"email\">"));
+        let csrf = hidden(&html, "csrf");
+        Flow {
+            client,
+            base: app.base.clone(),
+            csrf_cookie,
+            csrf,
+            session: None,
+        }
+    }
+
+    async fn post(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &self.csrf), ("return_to", "/auth/account")];
+        all.extend_from_slice(fields);
+        let mut cookies = format!("sb_csrf={}", self.csrf_cookie);
+        if let Some(s) = &self.session {
+            cookies.push_str(&format!("; sb_session={s}"));
+        }
+        self.client
+            .post(format!("{}/auth/login", self.base))
+            .header("cookie", cookies)
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+async fn register(app: &TestApp, account: &str, email: &str, password: &str) -> String {
+    let (user, _) = app.create_user(account, email, "user").await;
+    let uid = user["id"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .call(
+            &app.token,
+            reqwest::Method::PUT,
+            &format!("/api/v1/accounts/{account}/users/{uid}/password"),
+            Some(&json!({ "password": password })),
+        )
+        .await;
+    assert_eq!(status, 204);
+    uid
+}
+
+async fn sign_in_sign_out(app: TestApp) {
+    let a = app.create_account("Login Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    register(&app, &aid, "pat@login.com", "pat's long passphrase").await;
+
+    let mut flow = Flow::start(&app).await;
+    let r = flow
+        .post(&[("step", "identify"), ("email", "pat@login.com")])
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("type=\"password\""), "{html}");
+    // An unknown address gets the same next step: no enumeration.
+    let r = flow
+        .post(&[("step", "identify"), ("email", "nobody@login.com")])
+        .await;
+    assert!(r.text().await.unwrap().contains("type=\"password\""));
+
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "pat@login.com"),
+            ("account", ""),
+            ("password", "wrong"),
+        ])
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Wrong e-mail or password.")
+    );
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "nobody@login.com"),
+            ("account", ""),
+            ("password", "wrong"),
+        ])
+        .await;
+    assert_eq!(r.status(), 401, "unknown users fail the same way");
+
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "PAT@login.com"),
+            ("account", ""),
+            ("password", "pat's long passphrase"),
+        ])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/auth/account");
+    let session = cookie_value(&r, "sb_session").expect("session cookie");
+    flow.session = Some(session.clone());
+    let page = flow
+        .client
+        .get(app.url("/auth/account"))
+        .header("cookie", format!("sb_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("pat@login.com"));
+    let session_csrf = hidden(&html, "csrf");
+
+    // Sign-out needs the session's CSRF token.
+    let r = flow
+        .client
+        .post(app.url("/auth/logout"))
+        .header("cookie", format!("sb_session={session}"))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = flow
+        .client
+        .post(app.url("/auth/logout"))
+        .header("cookie", format!("sb_session={session}"))
+        .form(&[("csrf", session_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = flow
+        .client
+        .get(app.url("/auth/account"))
+        .header("cookie", format!("sb_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303, "the session is gone");
+}
+
+async fn csrf_and_return_to_are_enforced(app: TestApp) {
+    let a = app.create_account("Csrf Co").await;
+    register(
+        &app,
+        a["id"].as_str().unwrap(),
+        "csrf@login.com",
+        "csrf long passphrase",
+    )
+    .await;
+    let flow = Flow::start(&app).await;
+    // No CSRF cookie: refused.
+    let r = flow
+        .client
+        .post(app.url("/auth/login"))
+        .form(&[
+            ("csrf", flow.csrf.as_str()),
+            ("step", "password"),
+            ("email", "csrf@login.com"),
+            ("password", "csrf long passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // An external return_to is replaced by the portal's own page.
+    let r = flow
+        .client
+        .post(app.url("/auth/login"))
+        .header("cookie", format!("sb_csrf={}", flow.csrf_cookie))
+        .form(&[
+            ("csrf", flow.csrf.as_str()),
+            ("step", "password"),
+            ("return_to", "https://evil.example/"),
+            ("email", "csrf@login.com"),
+            ("account", ""),
+            ("password", "csrf long passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/auth/account");
+}
+
+async fn account_number_when_the_address_is_shared(app: TestApp) {
+    let a = app.create_account("Shared One").await;
+    let b = app.create_account("Shared Two").await;
+    register(
+        &app,
+        a["id"].as_str().unwrap(),
+        "shared@login.com",
+        "first long passphrase",
+    )
+    .await;
+    register(
+        &app,
+        b["id"].as_str().unwrap(),
+        "shared@login.com",
+        "second long passphrase",
+    )
+    .await;
+    let mut flow = Flow::start(&app).await;
+    let r = flow
+        .post(&[("step", "identify"), ("email", "shared@login.com")])
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Account Number"), "{html}");
+    let number = b["number"].to_string();
+    let r = flow
+        .post(&[
+            ("step", "identify"),
+            ("email", "shared@login.com"),
+            ("account", &number),
+        ])
+        .await;
+    assert!(r.text().await.unwrap().contains("type=\"password\""));
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "shared@login.com"),
+            ("account", &number),
+            ("password", "first long passphrase"),
+        ])
+        .await;
+    assert_eq!(
+        r.status(),
+        401,
+        "the other account's password does not open this one"
+    );
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "shared@login.com"),
+            ("account", &number),
+            ("password", "second long passphrase"),
+        ])
+        .await;
+    assert_eq!(r.status(), 303);
+    flow.session = cookie_value(&r, "sb_session");
+    assert!(flow.session.is_some());
+}
+
+async fn guessing_is_locked_out(app: TestApp) {
+    let a = app.create_account("Lock Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    register(&app, &aid, "target@login.com", "the right passphrase").await;
+    let flow = Flow::start(&app).await;
+    for _ in 0..5 {
+        let r = flow
+            .post(&[
+                ("step", "password"),
+                ("email", "target@login.com"),
+                ("account", ""),
+                ("password", "guess"),
+            ])
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "target@login.com"),
+            ("account", ""),
+            ("password", "the right passphrase"),
+        ])
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked even with the right password"
+    );
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry));
+
+    // The lock is per address: another user signs in from the same client meanwhile.
+    register(&app, &aid, "bystander@login.com", "bystander passphrase").await;
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "bystander@login.com"),
+            ("account", ""),
+            ("password", "bystander passphrase"),
+        ])
+        .await;
+    assert_eq!(r.status(), 303);
+}
+
+async fn deactivation_ends_sessions(app: TestApp) {
+    let a = app.create_account("Ends Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    register(&app, &aid, "ends@login.com", "ends long passphrase").await;
+    let mut flow = Flow::start(&app).await;
+    let r = flow
+        .post(&[
+            ("step", "password"),
+            ("email", "ends@login.com"),
+            ("account", ""),
+            ("password", "ends long passphrase"),
+        ])
+        .await;
+    assert_eq!(r.status(), 303);
+    let session = cookie_value(&r, "sb_session").unwrap();
+    flow.session = Some(session.clone());
+    let get = |s: String| {
+        flow.client
+            .get(app.url("/auth/account"))
+            .header("cookie", format!("sb_session={s}"))
+            .send()
+    };
+    assert_eq!(get(session.clone()).await.unwrap().status(), 200);
+    let (status, _) = app
+        .post(
+            &app.token,
+            &format!("/api/v1/accounts/{aid}/deactivate"),
+            &json!({ "confirm": "deactivate" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        get(session.clone()).await.unwrap().status(),
+        303,
+        "a deactivated account's session no longer works"
+    );
+}
+
+backend_tests!(
+    sign_in_sign_out,
+    csrf_and_return_to_are_enforced,
+    account_number_when_the_address_is_shared,
+    guessing_is_locked_out,
+    deactivation_ends_sessions,
+);

@@ -1,0 +1,179 @@
+//! Browser sessions: only the SHA-256 of the session cookie is stored, with idle and absolute expiry.
+
+use skybridge_domain::policy::AccountScope;
+use skybridge_domain::{AccountId, UserId};
+
+use crate::{Exec, Result, StoreError, Tx, on_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_id: String,
+    pub account_id: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+impl SessionRow {
+    pub fn user(&self) -> Result<UserId> {
+        self.user_id.parse().map_err(StoreError::corrupt)
+    }
+
+    pub fn account(&self) -> Result<AccountId> {
+        self.account_id.parse().map_err(StoreError::corrupt)
+    }
+}
+
+pub async fn insert(tx: &mut Tx, scope: &AccountScope, s: &SessionRow) -> Result<()> {
+    let s = s.clone();
+    let account = scope.account_id().to_string();
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, account_id, csrf, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(s.id_hash.clone())
+    .bind(s.user_id.clone())
+    .bind(account.clone())
+    .bind(s.csrf.clone())
+    .bind(s.created_at)
+    .bind(s.last_seen_at)
+    .bind(s.expires_at)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// A live session: not past its absolute expiry, and seen within `idle` microseconds.
+pub async fn find(
+    db: &mut impl Exec,
+    id_hash: &str,
+    now: i64,
+    idle: i64,
+) -> Result<Option<SessionRow>> {
+    let id = id_hash.to_string();
+    Ok(on_conn!(db, |c| {
+        sqlx::query_as::<_, SessionRow>(
+        "SELECT id_hash, user_id, account_id, csrf, created_at, last_seen_at, expires_at FROM sessions \
+         WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3"
+    )
+    .bind(id.clone())
+    .bind(now)
+    .bind(now - idle)
+    .fetch_optional(&mut *c)
+    .await
+    })?)
+}
+
+/// Records activity, at most once a minute per session.
+pub async fn touch(tx: &mut Tx, id_hash: &str, now: i64) -> Result<()> {
+    let id = id_hash.to_string();
+    on_conn!(tx, |c| sqlx::query(
+        "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $3"
+    )
+    .bind(id.clone())
+    .bind(now)
+    .bind(now - 60_000_000)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, id_hash: &str) -> Result<bool> {
+    let id = id_hash.to_string();
+    let n = on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE id_hash = $1"
+    )
+    .bind(id.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Signs a user out everywhere.
+pub async fn delete_for_user(tx: &mut Tx, scope: &AccountScope, user: UserId) -> Result<u64> {
+    let (account, user) = (scope.account_id().to_string(), user.to_string());
+    Ok(on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE account_id = $1 AND user_id = $2"
+    )
+    .bind(account.clone())
+    .bind(user.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
+/// Failed sign-ins per key (a user's e-mail or a client address) within a window, and the lock they earned.
+/// Kept in the store so that every node sees the same counts.
+pub mod throttle {
+    use crate::{Exec, Result, Tx, on_conn};
+
+    /// When the key may try again, if it is locked now.
+    pub async fn locked_until(db: &mut impl Exec, key: &str, now: i64) -> Result<Option<i64>> {
+        let key = key.to_string();
+        let until: Option<i64> = on_conn!(db, |c| sqlx::query_scalar(
+            "SELECT locked_until FROM login_throttle WHERE key = $1 AND locked_until > $2"
+        )
+        .bind(key.clone())
+        .bind(now)
+        .fetch_optional(&mut *c)
+        .await)?;
+        Ok(until)
+    }
+
+    /// Counts a failure; returns the failures in the current window. `lock_for(failures)` says how long the
+    /// key is then locked (0 for not at all).
+    pub async fn record_failure(
+        tx: &mut Tx,
+        key: &str,
+        now: i64,
+        window: i64,
+        lock_for: impl Fn(i64) -> i64,
+    ) -> Result<i64> {
+        let key = key.to_string();
+        let current: Option<(i64, i64)> = on_conn!(tx, |c| sqlx::query_as(
+            "SELECT failures, window_start FROM login_throttle WHERE key = $1"
+        )
+        .bind(key.clone())
+        .fetch_optional(&mut *c)
+        .await)?;
+        let (failures, start) = match current {
+            Some((f, start)) if now - start < window => (f + 1, start),
+            _ => (1, now),
+        };
+        let until = now + lock_for(failures);
+        on_conn!(tx, |c| {
+            sqlx::query(
+            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
+             locked_until = excluded.locked_until"
+        )
+        .bind(key.clone())
+        .bind(failures)
+        .bind(start)
+        .bind(until)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(failures)
+    }
+
+    pub async fn reset(tx: &mut Tx, key: &str) -> Result<()> {
+        let key = key.to_string();
+        on_conn!(tx, |c| sqlx::query(
+            "DELETE FROM login_throttle WHERE key = $1"
+        )
+        .bind(key.clone())
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
