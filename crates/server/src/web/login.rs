@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", get(login_form).post(login_submit))
         .route("/auth/account", get(account_page))
         .route("/auth/logout", post(logout))
+        .route("/auth/password", post(change_password))
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -436,7 +437,17 @@ async fn account_page(State(state): State<AppState>, headers: HeaderMap) -> Resp
              <form method=\"post\" action=\"/auth/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <button type=\"submit\">Sign out</button></form>\
              <form method=\"post\" action=\"/auth/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <input type=\"hidden\" name=\"everywhere\" value=\"1\"><button type=\"submit\">Sign out everywhere</button></form>",
+             <input type=\"hidden\" name=\"everywhere\" value=\"1\"><button type=\"submit\">Sign out everywhere</button></form>\
+             <h2>Change your password</h2>\
+             <form method=\"post\" action=\"/auth/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label for=\"current\">Current password</label>\
+             <input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required>\
+             <label for=\"password\">New password</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"128\" required aria-describedby=\"req\">\
+             <label for=\"confirm\">Confirm password</label>\
+             <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"128\" required>\
+             <p id=\"req\" class=\"hint\">Password Requirements: Minimum 8 characters</p>\
+             <button type=\"submit\">Change password</button></form>",
             name = escape_html(&user.display_name),
             email = escape_html(&user.email),
         ),
@@ -483,6 +494,101 @@ async fn logout(
     resp.headers_mut()
         .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
     resp
+}
+
+#[derive(Deserialize)]
+struct ChangeForm {
+    csrf: String,
+    current: String,
+    password: String,
+    confirm: String,
+}
+
+/// Changes the signed-in user's password after checking the current one; other sessions end.
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ChangeForm>,
+) -> Response {
+    let Some((session, user)) = current_session(&state, &headers).await else {
+        return (
+            StatusCode::SEE_OTHER,
+            [(LOCATION, "/auth/login?return_to=/auth/account")],
+        )
+            .into_response();
+    };
+    if !same(&session.csrf, &form.csrf) {
+        return render(
+            StatusCode::FORBIDDEN,
+            "Password not changed",
+            &alert("The form expired. Go back and try again."),
+        );
+    }
+    let fail = |status: StatusCode, msg: &str| {
+        render(
+            status,
+            "Password not changed",
+            &format!("{}<p><a href=\"/auth/account\">Back</a></p>", alert(msg)),
+        )
+    };
+    let (scope, user_id) = match (session.account(), user.user_id()) {
+        (Ok(a), Ok(u)) => (AccountScope::for_system(a), u),
+        _ => return super::links::internal("corrupt session"),
+    };
+    let stored = match async {
+        users::password_hash(&mut state.store.handle().await?, &scope, user_id).await
+    }
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => return super::links::internal(e),
+    };
+    if !state
+        .hasher
+        .verify(&form.current, stored.as_deref())
+        .await
+        .unwrap_or(false)
+    {
+        return fail(StatusCode::UNAUTHORIZED, "The current password is wrong.");
+    }
+    if form.password != form.confirm {
+        return fail(StatusCode::BAD_REQUEST, "The passwords do not match.");
+    }
+    if let Err(e) = skybridge_identity::password::check_policy(&form.password, &user.email) {
+        return fail(StatusCode::BAD_REQUEST, &e.to_string());
+    }
+    let hash = match state.hasher.hash(&form.password).await {
+        Ok(h) => h,
+        Err(e) => return super::links::internal(e),
+    };
+    let now = state.now();
+    let result = async {
+        let mut tx = state.store.begin().await?;
+        users::set_password(&mut tx, &scope, user_id, &hash, now).await?;
+        // Other sessions may have been opened with the old password: end them, keep this one.
+        sessions::delete_for_user(&mut tx, &scope, user_id).await?;
+        sessions::insert(&mut tx, &scope, &session).await?;
+        let event = skybridge_domain::event::NewEvent::admin(
+            scope.account_id(),
+            skybridge_domain::event::Actor::User(user_id),
+            skybridge_domain::event::Action::Edit,
+            "User",
+            user_id,
+        )
+        .changed(["password"])
+        .tag("password");
+        skybridge_store::events::insert(&mut tx, &event, &user.display_name, now).await?;
+        tx.commit().await
+    }
+    .await;
+    match result {
+        Ok(()) => render(
+            StatusCode::OK,
+            "Password changed",
+            "<p role=\"status\">Your password has been changed. Other sessions were signed out.</p><p><a href=\"/auth/account\">Back</a></p>",
+        ),
+        Err(e) => super::links::internal(e),
+    }
 }
 
 #[cfg(test)]

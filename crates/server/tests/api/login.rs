@@ -381,7 +381,87 @@ async fn deactivation_ends_sessions(app: TestApp) {
     );
 }
 
+async fn signed_in_user_changes_password(app: TestApp) {
+    let a = app.create_account("Change Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    register(&app, &aid, "chg@login.com", "the first passphrase").await;
+    let sign_in = |password: &'static str| {
+        let app = &app;
+        async move {
+            let flow = Flow::start(app).await;
+            flow.post(&[
+                ("step", "password"),
+                ("email", "chg@login.com"),
+                ("account", ""),
+                ("password", password),
+            ])
+            .await
+        }
+    };
+    let r = sign_in("the first passphrase").await;
+    assert_eq!(r.status(), 303);
+    let here = cookie_value(&r, "sb_session").unwrap();
+    let elsewhere = cookie_value(&sign_in("the first passphrase").await, "sb_session").unwrap();
+    let client = browser();
+    let html = client
+        .get(app.url("/auth/account"))
+        .header("cookie", format!("sb_session={here}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Change your password"));
+    let csrf = hidden(&html, "csrf");
+    let change = |current: &'static str, new: &'static str| {
+        client
+            .post(app.url("/auth/password"))
+            .header("cookie", format!("sb_session={here}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("current", current),
+                ("password", new),
+                ("confirm", new),
+            ])
+            .send()
+    };
+    assert_eq!(
+        change("not it", "the second passphrase")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        change("the first passphrase", "short")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        change("the first passphrase", "the second passphrase")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // This session stays, the other one ends; the old password no longer works, the new one does.
+    let status = |s: String| {
+        client
+            .get(app.url("/auth/account"))
+            .header("cookie", format!("sb_session={s}"))
+            .send()
+    };
+    assert_eq!(status(here.clone()).await.unwrap().status(), 200);
+    assert_eq!(status(elsewhere).await.unwrap().status(), 303);
+    assert_eq!(sign_in("the first passphrase").await.status(), 401);
+    assert_eq!(sign_in("the second passphrase").await.status(), 303);
+}
+
 backend_tests!(
+    signed_in_user_changes_password,
     sign_in_sign_out,
     csrf_and_return_to_are_enforced,
     account_number_when_the_address_is_shared,
