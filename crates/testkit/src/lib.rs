@@ -88,13 +88,23 @@ impl TestApp {
     }
 
     pub async fn spawn(backend: Backend, clock: Arc<dyn Clock>) -> TestApp {
+        Self::spawn_with(backend, clock, |_| {}).await
+    }
+
+    /// As [`spawn`](Self::spawn), letting the test adjust the configuration first.
+    pub async fn spawn_with(
+        backend: Backend,
+        clock: Arc<dyn Clock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         skybridge_server::install_crypto_provider();
         if std::env::var("TEST_LOG").is_ok() {
             skybridge_server::telemetry::init(skybridge_server::config::LogFormat::Text, "info");
         }
         let dir =
             std::env::temp_dir().join(format!("skybridge-test-{}", uuid::Uuid::new_v4().simple()));
-        let config = test_config(dir.clone());
+        let mut config = test_config(dir.clone());
+        adjust(&mut config);
         let (store, data_dir) = match backend {
             Backend::Sqlite => (None, Some(dir)),
             Backend::Postgres => (Some(fresh_postgres_schema().await), Some(dir)),
@@ -293,4 +303,19 @@ macro_rules! backend_tests {
             }
         )*
     };
+}
+
+/// A Python interpreter with `aiosmtpd` installed (scripts/test.sh prepares one), for tests that need a real
+/// SMTP server. Under CI it must be there.
+pub fn smtpd_python() -> Option<String> {
+    match std::env::var("SKYBRIDGE_TEST_SMTPD_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI is set but SKYBRIDGE_TEST_SMTPD_PYTHON is not"
+            );
+            None
+        }
+    }
 }

@@ -13,4 +13,5 @@ mod login;
 mod mail;
 mod managers;
 mod roles;
+mod smtp;
 mod users;
