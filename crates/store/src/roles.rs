@@ -1,7 +1,7 @@
 //! Custom roles of a Partner Account, and which customer accounts they are assigned to.
 
+use skybridge_domain::RoleId;
 use skybridge_domain::policy::AccountScope;
-use skybridge_domain::{AccountId, RoleId};
 
 use crate::error::on_unique;
 use crate::{Exec, Result, StoreError, Tx, on_conn};
@@ -203,18 +203,5 @@ pub async fn unassign(tx: &mut Tx, role: RoleId, account: &AccountScope) -> Resu
     .execute(&mut *c)
     .await
     .map(|r| r.rows_affected()))?;
-    Ok(n > 0)
-}
-
-/// The accounts a role id is assigned to, as ids (for the policy's "assigned to this account" check).
-pub async fn is_assigned(db: &mut impl Exec, role: RoleId, account: AccountId) -> Result<bool> {
-    let (role, account) = (role.to_string(), account.to_string());
-    let n: i64 = on_conn!(db, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM role_accounts WHERE role_id = $1 AND account_id = $2"
-    )
-    .bind(role.clone())
-    .bind(account.clone())
-    .fetch_one(&mut *c)
-    .await)?;
     Ok(n > 0)
 }
