@@ -5,7 +5,7 @@ use skybridge_domain::event::{Actor, NewEvent};
 use skybridge_domain::policy::AccountScope;
 
 use crate::sql::{Sql, fetch_dyn};
-use crate::{Exec, Result, Tx, on_conn};
+use crate::{Exec, Result, Store, StoreError, Tx, on_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
@@ -288,5 +288,89 @@ pub async fn stream(
             let _ = out.send(buf).await;
         }
     });
+    Ok(())
+}
+
+/// [`stream`] on whichever backend `store` is. On SQLite the scan runs on a blocking thread with its own
+/// read-only connection stepping one statement: sqlx hands each row from its worker thread to the async task
+/// one at a time, which made a million-row export mostly thread wake-ups; here rows cross threads only in
+/// batches.
+pub async fn stream_store(
+    store: &Store,
+    scope: &AccountScope,
+    filter: &EventFilter,
+    order: Order,
+    batch: usize,
+    out: tokio::sync::mpsc::Sender<Vec<EventRow>>,
+) -> Result<()> {
+    let Store::Sqlite(pool) = store else {
+        let mut db = store.handle().await?;
+        return stream(&mut db, scope, filter, order, batch, out).await;
+    };
+    let path = pool.connect_options().get_filename().to_path_buf();
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS}{FROM}"));
+    where_clause(&mut sql, scope, filter, None);
+    let dir = match order {
+        Order::NewestFirst => "DESC",
+        Order::OldestFirst => "ASC",
+    };
+    sql.push(&format!(" ORDER BY e.occurred_at {dir}, e.id {dir}"));
+    let batch = batch.max(1);
+    tokio::task::spawn_blocking(move || scan_sqlite(&path, &sql, batch, &out))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("export scan: {e}")))?
+}
+
+fn scan_sqlite(
+    path: &std::path::Path,
+    sql: &Sql,
+    batch: usize,
+    out: &tokio::sync::mpsc::Sender<Vec<EventRow>>,
+) -> Result<()> {
+    use rusqlite::{OpenFlags, params_from_iter, types::Value};
+    let err = |e: rusqlite::Error| StoreError::Corrupt(format!("export scan: {e}"));
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(err)?;
+    let mut stmt = conn.prepare(&sql.text).map_err(err)?;
+    // `$n` placeholders are numbered in the order they appear, which is the order of the arguments.
+    let args = sql.args.iter().map(|a| match a {
+        crate::sql::Arg::Text(s) => Value::Text(s.clone()),
+        crate::sql::Arg::Int(i) => Value::Integer(*i),
+        crate::sql::Arg::Bool(b) => Value::Integer(i64::from(*b)),
+    });
+    let mut rows = stmt.query(params_from_iter(args)).map_err(err)?;
+    let mut buf = Vec::with_capacity(batch);
+    while let Some(r) = rows.next().map_err(err)? {
+        buf.push(EventRow {
+            id: r.get(0).map_err(err)?,
+            account_id: r.get(1).map_err(err)?,
+            occurred_at: r.get(2).map_err(err)?,
+            actor_id: r.get(3).map_err(err)?,
+            actor_name: r.get(4).map_err(err)?,
+            action: r.get(5).map_err(err)?,
+            event_type: r.get(6).map_err(err)?,
+            asset: r.get(7).map_err(err)?,
+            asset_id: r.get(8).map_err(err)?,
+            properties_changed: r.get(9).map_err(err)?,
+            core_details: r.get(10).map_err(err)?,
+            extra_details: r.get(11).map_err(err)?,
+            tags: r.get(12).map_err(err)?,
+        });
+        if buf.len() == batch
+            && out
+                .blocking_send(std::mem::replace(&mut buf, Vec::with_capacity(batch)))
+                .is_err()
+        {
+            return Ok(());
+        }
+    }
+    if !buf.is_empty() {
+        let _ = out.blocking_send(buf);
+    }
     Ok(())
 }

@@ -338,8 +338,7 @@ async fn produce(
     // Reading rows and encoding CSV run as two tasks joined by a small channel, so both cores work.
     let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Vec<EventRow>>(2);
     let reader = tokio::spawn(async move {
-        let mut db = store.handle().await?;
-        store::stream(&mut db, &scope, &f, order, EXPORT_BATCH, rows_tx).await
+        store::stream_store(&store, &scope, &f, order, EXPORT_BATCH, rows_tx).await
     });
     while let Some(rows) = rows_rx.recv().await {
         let chunk = csv_rows(&rows).map_err(std::io::Error::other);
