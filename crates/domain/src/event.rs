@@ -17,16 +17,25 @@ pub enum Action {
     LicenseConfigurationUpdate,
     #[serde(rename = "License Removal")]
     LicenseRemoval,
+    #[serde(rename = "Sign In")]
+    SignIn,
+    #[serde(rename = "Sign-in Failed")]
+    SignInFailed,
+    /// A protocol request refused for security reasons (a replayed token, a delegation not allowed).
+    Refused,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 9] = [
         Action::Create,
         Action::Edit,
         Action::Delete,
         Action::LicenseAssignment,
         Action::LicenseConfigurationUpdate,
         Action::LicenseRemoval,
+        Action::SignIn,
+        Action::SignInFailed,
+        Action::Refused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +46,9 @@ impl Action {
             Action::LicenseAssignment => "License Assignment",
             Action::LicenseConfigurationUpdate => "License Configuration Update",
             Action::LicenseRemoval => "License Removal",
+            Action::SignIn => "Sign In",
+            Action::SignInFailed => "Sign-in Failed",
+            Action::Refused => "Refused",
         }
     }
 
@@ -54,13 +66,16 @@ pub enum EventType {
     Mivb,
     #[serde(rename = "Service Delivery")]
     ServiceDelivery,
+    /// Sign-ins, second factors, tokens: what a security review reads.
+    Security,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 4] = [
         EventType::Admin,
         EventType::Mivb,
         EventType::ServiceDelivery,
+        EventType::Security,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +83,7 @@ impl EventType {
             EventType::Admin => "Admin",
             EventType::Mivb => "MiVB",
             EventType::ServiceDelivery => "Service Delivery",
+            EventType::Security => "Security",
         }
     }
 
@@ -96,6 +112,9 @@ pub const ASSETS: &[&str] = &[
     "Templated Services",
     "User License",
     "Tenant",
+    "OAuth Client",
+    "Sign-in",
+    "MFA",
 ];
 
 /// Who did it. Actor names are resolved at read time, so a deleted user shows as "Unknown".
@@ -150,6 +169,20 @@ impl NewEvent {
             core_details: Map::new(),
             extra_details: None,
             tags: Vec::new(),
+        }
+    }
+
+    /// A security event (sign-in, second factor, token) about `asset`.
+    pub fn security(
+        account_id: AccountId,
+        actor: Actor,
+        action: Action,
+        asset: &'static str,
+        asset_id: impl ToString,
+    ) -> Self {
+        NewEvent {
+            event_type: EventType::Security,
+            ..NewEvent::admin(account_id, actor, action, asset, asset_id)
         }
     }
 

@@ -1,1 +1,5 @@
+pub mod keys;
 pub mod password;
+pub mod pkce;
+pub mod secret_box;
+pub mod totp;

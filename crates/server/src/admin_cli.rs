@@ -29,6 +29,53 @@ pub enum AdminCommand {
     /// Your API tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// OpenID Connect clients (applications users sign in to).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Clients of an account, or the platform-wide ones without --account.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Register a client; a confidential client's secret is printed once.
+    Create {
+        /// Bind the client to this account (id or number); without it the client is platform-wide.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        name: String,
+        /// confidential or public.
+        #[arg(long = "type", default_value = "confidential")]
+        kind: String,
+        /// Repeatable.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Repeatable.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Repeatable; default authorization_code and refresh_token.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// RS256 (default) or ES256.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+    },
+    Delete {
+        client_id: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+fn clients_path(account: Option<&str>) -> String {
+    match account {
+        Some(a) => format!("/api/v1/accounts/{a}/oauth-clients"),
+        None => "/api/v1/oauth-clients".to_string(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,6 +373,43 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 )
                 .await?;
             (json!({ "revoked": id }), &["revoked"])
+        }
+        AdminCommand::Clients(ClientsCommand::List { account }) => (
+            client
+                .send(Method::GET, &clients_path(account.as_deref()), &[], None)
+                .await?,
+            &["client_id", "name", "type", "grant_types", "created_at"],
+        ),
+        AdminCommand::Clients(ClientsCommand::Create {
+            account,
+            name,
+            kind,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            id_token_alg,
+        }) => {
+            let mut body = json!({
+                "name": name, "type": kind, "redirect_uris": redirect_uris,
+                "post_logout_redirect_uris": post_logout_redirect_uris,
+            });
+            if !grant_types.is_empty() {
+                body["grant_types"] = json!(grant_types);
+            }
+            if let Some(a) = id_token_alg {
+                body["id_token_signed_response_alg"] = json!(a);
+            }
+            (
+                client
+                    .send(Method::POST, &clients_path(account.as_deref()), &[], Some(body))
+                    .await?,
+                &["client_id", "name", "type", "client_secret"],
+            )
+        }
+        AdminCommand::Clients(ClientsCommand::Delete { client_id, account }) => {
+            let path = format!("{}/{client_id}", clients_path(account.as_deref()));
+            client.send(Method::DELETE, &path, &[], None).await?;
+            (json!({ "deleted": client_id }), &["deleted"])
         }
     };
     if args.json {

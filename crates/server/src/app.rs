@@ -27,6 +27,7 @@ use crate::mail::{MailSignal, Worker};
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
 use skybridge_identity::password::Hasher;
+use skybridge_identity::secret_box::SecretBox;
 
 /// Failed authentications allowed per client address per minute before 429.
 pub const AUTH_FAILURES_PER_MINUTE: u32 = 20;
@@ -90,6 +91,7 @@ impl Application {
                 HASH_CONCURRENCY,
             )
         });
+        let secrets = Arc::new(load_secret_key(&config)?);
         let listener = TcpListener::bind(config.listen).await?;
         let state = AppState {
             store,
@@ -99,6 +101,8 @@ impl Application {
             auth_failures: Arc::new(FailureLimiter::new(AUTH_FAILURES_PER_MINUTE, 60)),
             hasher,
             mail: Arc::new(MailSignal::default()),
+            secrets,
+            keys: Arc::default(),
         };
         let mail_worker = if mail_worker {
             Some(Worker::new(
@@ -153,6 +157,44 @@ impl Application {
     }
 }
 
+/// The deployment's secret key: configured, or kept in `data_dir/secret.key` (created on first start, readable
+/// by the owner only).
+pub fn load_secret_key(config: &Config) -> anyhow::Result<SecretBox> {
+    if let Some(k) = &config.secret_key {
+        return SecretBox::from_base64(k).map_err(|e| anyhow::anyhow!("secret_key: {e}"));
+    }
+    let path = config.data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            SecretBox::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let key = SecretBox::generate_key();
+            write_private(&path, &key)?;
+            if config.database_url.is_some() {
+                tracing::warn!(path = %path.display(), "generated a secret key; give every node the same secret_key");
+            }
+            SecretBox::from_base64(&key).map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
 /// Opens the configured store, creating the data directory for SQLite.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
@@ -178,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .merge(api)
         .merge(crate::web::router())
+        .merge(crate::oidc::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -16,6 +16,8 @@ use skybridge_domain::event::Actor;
 use skybridge_domain::permissions::{Base, PermissionSet};
 use skybridge_domain::policy::{AccountScope, ManagerScope, Principal};
 use skybridge_domain::user::RoleRef;
+use skybridge_store::accounts::{self, AccountRow};
+use skybridge_store::users::{self, UserRow};
 use skybridge_store::{managers, roles, tokens};
 
 use crate::error::ApiError;
@@ -99,8 +101,20 @@ async fn authenticate(parts: &Parts, state: &AppState, now: i64) -> Result<Calle
                 .or_else(|| h.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 200)
+        .filter(|t| !t.is_empty() && t.len() < 8192)
         .ok_or_else(|| ApiError::Unauthorized("malformed bearer token".into()))?;
+    if token.starts_with(TOKEN_PREFIX) {
+        api_token(state, token, now).await
+    } else {
+        access_token(state, token).await
+    }
+}
+
+/// A personal access token of the admin API.
+async fn api_token(state: &AppState, token: &str, now: i64) -> Result<Caller, ApiError> {
+    if token.len() > 200 {
+        return Err(ApiError::Unauthorized("malformed bearer token".into()));
+    }
     let hash = hash_token(token);
     let mut db = state.store.handle().await?;
     let found = tokens::authenticate(&mut db, &hash).await?;
@@ -110,43 +124,7 @@ async fn authenticate(parts: &Parts, state: &AppState, now: i64) -> Result<Calle
     if found.token.expires_at.is_some_and(|exp| exp <= now) {
         return Err(ApiError::Unauthorized("token expired".into()));
     }
-    let home = found.account.account_ref()?;
-    if home.status != AccountStatus::Active {
-        return Err(ApiError::Unauthorized(format!(
-            "account is {}",
-            home.status.as_str()
-        )));
-    }
-    if !found.user.active {
-        return Err(ApiError::Unauthorized("user is inactive".into()));
-    }
-    let own = AccountScope::for_system(home.id);
-    let user_id = found.user.user_id()?;
-    let (base, permissions, custom_role) = match found.user.role.parse::<RoleRef>() {
-        Ok(RoleRef::Builtin(base)) => (base, PermissionSet::full(base), None),
-        Ok(RoleRef::Custom(role_id)) => match roles::held_in(&mut db, &own, role_id).await? {
-            Some(role) => {
-                let base: Base = role
-                    .base
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("bad role base"))?;
-                let perms = PermissionSet::from_names("permissions", &role.permission_names()?)
-                    .map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
-                (base, perms, Some(role_id))
-            }
-            // The role was unassigned from the account or deleted: the user keeps no rights.
-            None => (Base::User, PermissionSet::EMPTY, None),
-        },
-        Err(()) => {
-            return Err(anyhow::anyhow!("stored role {:?} is unreadable", found.user.role).into());
-        }
-    };
-    let manager = if base == Base::Partner && found.user.restricted_manager {
-        let ids = managers::managed_accounts(&mut db, &own, user_id).await?;
-        ManagerScope::Restricted(ids.into_iter().collect::<HashSet<_>>())
-    } else {
-        ManagerScope::Unrestricted
-    };
+    let caller = caller_for(&mut db, found.account, found.user, found.token.id.clone()).await?;
     drop(db);
     if found
         .token
@@ -164,19 +142,89 @@ async fn authenticate(parts: &Parts, state: &AppState, now: i64) -> Result<Calle
             }
         });
     }
+    Ok(caller)
+}
+
+/// An access token of the OpenID Connect provider, issued to a user (not to a client acting for itself).
+async fn access_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let verified = match crate::oidc::resource::verify_access(state, token).await {
+        Ok(v) => v,
+        Err(crate::oidc::resource::AccessError::Internal(e)) => return Err(ApiError::Internal(e)),
+        Err(e) => return Err(ApiError::Unauthorized(e.to_string())),
+    };
+    let Some(grant) = verified.grant else {
+        return Err(ApiError::Unauthorized(
+            "the token belongs to a client, not a user".into(),
+        ));
+    };
+    let scope = AccountScope::for_system(grant.account_id.parse().map_err(anyhow::Error::from)?);
+    let mut db = state.store.handle().await?;
+    let account = accounts::get(&mut db, &scope)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("account not found".into()))?;
+    let user = users::get(&mut db, &scope, grant.user_id.parse().map_err(anyhow::Error::from)?)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("user not found".into()))?;
+    caller_for(&mut db, account, user, format!("oidc:{}", verified.claims.jti)).await
+}
+
+/// The caller a credential stands for: the user's effective role resolved, active account and user only.
+async fn caller_for(
+    db: &mut skybridge_store::Handle,
+    account: AccountRow,
+    user: UserRow,
+    token_id: String,
+) -> Result<Caller, ApiError> {
+    let home = account.account_ref()?;
+    if home.status != AccountStatus::Active {
+        return Err(ApiError::Unauthorized(format!(
+            "account is {}",
+            home.status.as_str()
+        )));
+    }
+    if !user.active {
+        return Err(ApiError::Unauthorized("user is inactive".into()));
+    }
+    let own = AccountScope::for_system(home.id);
+    let user_id = user.user_id()?;
+    let (base, permissions, custom_role) = match user.role.parse::<RoleRef>() {
+        Ok(RoleRef::Builtin(base)) => (base, PermissionSet::full(base), None),
+        Ok(RoleRef::Custom(role_id)) => match roles::held_in(db, &own, role_id).await? {
+            Some(role) => {
+                let base: Base = role
+                    .base
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("bad role base"))?;
+                let perms = PermissionSet::from_names("permissions", &role.permission_names()?)
+                    .map_err(|e| anyhow::anyhow!("stored role: {e}"))?;
+                (base, perms, Some(role_id))
+            }
+            // The role was unassigned from the account or deleted: the user keeps no rights.
+            None => (Base::User, PermissionSet::EMPTY, None),
+        },
+        Err(()) => {
+            return Err(anyhow::anyhow!("stored role {:?} is unreadable", user.role).into());
+        }
+    };
+    let manager = if base == Base::Partner && user.restricted_manager {
+        let ids = managers::managed_accounts(db, &own, user_id).await?;
+        ManagerScope::Restricted(ids.into_iter().collect::<HashSet<_>>())
+    } else {
+        ManagerScope::Unrestricted
+    };
     Ok(Caller {
         principal: Principal {
             user_id,
-            name: found.user.display_name.clone(),
+            name: user.display_name.clone(),
             home,
             base,
             permissions,
             custom_role,
             manager,
         },
-        display_name: found.user.display_name,
-        email: found.user.email,
-        token_id: found.token.id,
+        display_name: user.display_name,
+        email: user.email,
+        token_id,
     })
 }
 

@@ -44,6 +44,18 @@ pub struct Config {
     pub reset_link_hours: i64,
     /// Target time of one password hash; argon2id parameters are raised from the OWASP floor to reach it.
     pub password_hash_ms: u64,
+    /// 32 random bytes, base64: seals signing keys and TOTP seeds at rest and keys the hashes of recovery
+    /// codes. Unset, a key is generated on first start into `data_dir/secret.key`; every node of a
+    /// scale-out deployment must be given the same key.
+    pub secret_key: Option<String>,
+    /// Lifetime of OIDC access tokens.
+    pub access_token_minutes: i64,
+    /// Lifetime of ID tokens.
+    pub id_token_minutes: i64,
+    /// How long a grant (and its refresh tokens) lasts without the user signing in again.
+    pub refresh_token_days: i64,
+    /// How long a signing key signs before it is replaced (it stays published until its tokens expire).
+    pub signing_key_days: i64,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `skybridge_server=debug,info`.
     pub log_level: String,
@@ -69,6 +81,11 @@ impl Default for Config {
             welcome_link_days: 7,
             reset_link_hours: 2,
             password_hash_ms: 25,
+            secret_key: None,
+            access_token_minutes: 10,
+            id_token_minutes: 60,
+            refresh_token_days: 30,
+            signing_key_days: 30,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
         }
@@ -136,6 +153,24 @@ impl Config {
                 "reset_link_hours must be 1 to 72".to_string(),
             )));
         }
+        for (name, value, range) in [
+            (
+                "access_token_minutes",
+                config.access_token_minutes,
+                1..=1440,
+            ),
+            ("id_token_minutes", config.id_token_minutes, 1..=1440),
+            ("refresh_token_days", config.refresh_token_days, 1..=365),
+            ("signing_key_days", config.signing_key_days, 1..=365),
+        ] {
+            if !range.contains(&value) {
+                return Err(Box::new(figment::Error::from(format!(
+                    "{name} must be {} to {}",
+                    range.start(),
+                    range.end()
+                ))));
+            }
+        }
         if config.cloud_locations.is_empty() {
             return Err(Box::new(figment::Error::from(
                 "cloud_locations must name at least one region".to_string(),
@@ -164,7 +199,12 @@ impl Config {
     }
 }
 
-const ENV_KEYS: [&str; 15] = [
+const ENV_KEYS: [&str; 20] = [
+    "secret_key",
+    "access_token_minutes",
+    "id_token_minutes",
+    "refresh_token_days",
+    "signing_key_days",
     "smtp_url",
     "mail_from",
     "welcome_link_days",

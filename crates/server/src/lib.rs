@@ -11,6 +11,7 @@ pub mod error;
 pub mod limiter;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod state;
 pub mod telemetry;
 pub mod web;
@@ -22,6 +23,7 @@ pub use config::Config;
 /// make rustls guess.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    skybridge_identity::keys::install_crypto_provider();
 }
 pub use skybridge_domain as domain;
 pub use skybridge_store as store;

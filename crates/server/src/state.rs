@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use skybridge_identity::password::Hasher;
+use skybridge_identity::secret_box::SecretBox;
 use skybridge_store::Store;
 
 use crate::clock::Clock;
@@ -19,6 +20,10 @@ pub struct AppState {
     pub auth_failures: Arc<FailureLimiter>,
     pub hasher: Hasher,
     pub mail: Arc<MailSignal>,
+    /// The deployment's secret key: seals signing keys and TOTP seeds.
+    pub secrets: Arc<SecretBox>,
+    /// The OIDC signing keys in use.
+    pub keys: Arc<crate::oidc::keys::KeyCache>,
 }
 
 impl AppState {

@@ -12,6 +12,8 @@ pub mod events;
 pub mod integrations;
 pub mod links;
 pub mod managers;
+pub mod mfa;
+pub mod oauth;
 pub mod outbox;
 pub mod roles;
 pub mod seed;

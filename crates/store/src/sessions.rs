@@ -14,6 +14,8 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// Authentication methods, space-separated (RFC 8176): `pwd`, `otp`.
+    pub amr: String,
 }
 
 impl SessionRow {
@@ -31,8 +33,8 @@ pub async fn insert(tx: &mut Tx, scope: &AccountScope, s: &SessionRow) -> Result
     let account = scope.account_id().to_string();
     on_conn!(tx, |c| {
         sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, account_id, csrf, created_at, last_seen_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO sessions (id_hash, user_id, account_id, csrf, created_at, last_seen_at, expires_at, amr) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     )
     .bind(s.id_hash.clone())
     .bind(s.user_id.clone())
@@ -41,6 +43,7 @@ pub async fn insert(tx: &mut Tx, scope: &AccountScope, s: &SessionRow) -> Result
     .bind(s.created_at)
     .bind(s.last_seen_at)
     .bind(s.expires_at)
+    .bind(s.amr.clone())
     .execute(&mut *c)
     .await
     .map(|r| r.rows_affected())
@@ -58,7 +61,7 @@ pub async fn find(
     let id = id_hash.to_string();
     Ok(on_conn!(db, |c| {
         sqlx::query_as::<_, SessionRow>(
-        "SELECT id_hash, user_id, account_id, csrf, created_at, last_seen_at, expires_at FROM sessions \
+        "SELECT id_hash, user_id, account_id, csrf, created_at, last_seen_at, expires_at, amr FROM sessions \
          WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3"
     )
     .bind(id.clone())

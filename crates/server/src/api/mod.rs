@@ -6,9 +6,11 @@ pub mod integrations;
 pub mod json;
 pub mod managers;
 pub mod me;
+pub mod oauth_clients;
 pub mod page;
 pub mod roles;
 pub mod user_mail;
+pub mod user_mfa;
 pub mod users;
 
 use skybridge_domain::account::AccountStatus;
@@ -57,6 +59,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(managers::router())
         .merge(integrations::router())
         .merge(events::router())
+        .merge(oauth_clients::router())
+        .merge(user_mfa::router())
 }
 
 /// Resolves an account path segment (UUID or 9-digit number) to what the policy needs.

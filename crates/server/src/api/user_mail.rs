@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_mail))
 }
 
-fn parse_user(raw: &str) -> ApiResult<UserId> {
+pub(crate) fn parse_user(raw: &str) -> ApiResult<UserId> {
     raw.parse().map_err(|_| ApiError::NotFound("user"))
 }
 
@@ -273,6 +273,9 @@ async fn set_password(
     let mut tx = state.store.begin().await?;
     ensure_active(&target)?;
     store::set_password(&mut tx, &scope, id, &hash, state.now()).await?;
+    // A password set by an administrator replaces whatever the user (or an intruder) knew: sign out.
+    skybridge_store::sessions::delete_for_user(&mut tx, &scope, id).await?;
+    skybridge_store::oauth::grants::revoke_for_user(&mut tx, &scope, id, state.now()).await?;
     audit(
         &mut tx,
         &state,

@@ -127,7 +127,7 @@ async fn show(state: &AppState, purpose: Purpose, token: Option<String>) -> Resp
     }
 }
 
-pub(super) fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "page failed");
     render(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,6 +191,9 @@ async fn submit(state: &AppState, purpose: Purpose, form: PasswordForm) -> Respo
         };
         let scope = AccountScope::for_system(link.account_id);
         users::set_password(&mut tx, &scope, link.user_id, &password_hash, now).await?;
+        // Whoever knew the old password is signed out, browsers and applications alike.
+        skybridge_store::sessions::delete_for_user(&mut tx, &scope, link.user_id).await?;
+        skybridge_store::oauth::grants::revoke_for_user(&mut tx, &scope, link.user_id, now).await?;
         let event = NewEvent::admin(
             link.account_id,
             Actor::User(link.user_id),

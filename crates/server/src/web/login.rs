@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use skybridge_domain::account::AccountStatus;
+use skybridge_domain::event::{Action, Actor, NewEvent};
 use skybridge_domain::policy::AccountScope;
 use skybridge_store::sessions::{self, SessionRow, throttle};
 use skybridge_store::users::{self, UserRow};
@@ -51,7 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/password", post(change_password))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -62,7 +63,12 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+pub(crate) fn set_cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age_secs: i64,
+) -> HeaderValue {
     let secure = if state.config.public_url().starts_with("https://") {
         "; Secure"
     } else {
@@ -73,18 +79,19 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> H
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-fn same(a: &str, b: &str) -> bool {
+/// Constant-time string equality, for secrets.
+pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// Only local paths are followed after sign-in (no open redirect).
-fn safe_return(to: Option<&str>) -> String {
+pub(crate) fn safe_return(to: Option<&str>) -> String {
     match to {
         Some(p)
             if p.starts_with('/')
                 && !p.starts_with("//")
                 && !p.contains('\\')
-                && p.len() < 2000 =>
+                && p.len() <= 4096 =>
         {
             p.to_string()
         }
@@ -95,15 +102,19 @@ fn safe_return(to: Option<&str>) -> String {
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
+    /// An OIDC client's `login_hint`: the e-mail to prefill.
+    login_hint: Option<String>,
 }
 
-struct Step<'a> {
-    csrf: &'a str,
-    return_to: &'a str,
-    email: Option<&'a str>,
-    account: Option<&'a str>,
-    ask_account: bool,
-    error: Option<&'a str>,
+pub(crate) struct Step<'a> {
+    pub csrf: &'a str,
+    pub return_to: &'a str,
+    pub email: Option<&'a str>,
+    pub account: Option<&'a str>,
+    pub ask_account: bool,
+    pub error: Option<&'a str>,
+    /// The e-mail to prefill in the first step (an OIDC `login_hint`).
+    pub hint: Option<&'a str>,
 }
 
 fn login_body(s: &Step<'_>) -> String {
@@ -120,12 +131,13 @@ fn login_body(s: &Step<'_>) -> String {
     match s.email {
         None => {
             form.push_str(&hidden("step", "identify"));
-            form.push_str(
+            form.push_str(&format!(
                 "<label for=\"email\">Enter your username</label>\
                  <input id=\"email\" name=\"email\" type=\"email\" placeholder=\"Username (name@example.com)\" \
-                 autocomplete=\"username\" required autofocus>\
+                 autocomplete=\"username\" required autofocus value=\"{}\">\
                  <button type=\"submit\">Next</button>",
-            );
+                escape_html(s.hint.unwrap_or(""))
+            ));
         }
         Some(email) => {
             form.push_str(&hidden("email", email));
@@ -165,7 +177,12 @@ fn csrf_for(headers: &HeaderMap) -> (String, bool) {
     }
 }
 
-fn page(state: &AppState, status: StatusCode, step: &Step<'_>, new_csrf: bool) -> Response {
+pub(crate) fn page(
+    state: &AppState,
+    status: StatusCode,
+    step: &Step<'_>,
+    new_csrf: bool,
+) -> Response {
     let mut resp = render(status, "Sign in to Skybridge", &login_body(step));
     if new_csrf {
         resp.headers_mut()
@@ -181,6 +198,7 @@ async fn login_form(
 ) -> Response {
     let (csrf, fresh) = csrf_for(&headers);
     let return_to = safe_return(q.return_to.as_deref());
+    let hint = q.login_hint.filter(|h| h.len() <= 254);
     let step = Step {
         csrf: &csrf,
         return_to: &return_to,
@@ -188,6 +206,7 @@ async fn login_form(
         account: None,
         ask_account: false,
         error: None,
+        hint: hint.as_deref(),
     };
     page(&state, StatusCode::OK, &step, fresh)
 }
@@ -204,6 +223,8 @@ struct LoginForm {
     account: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    code: String,
 }
 
 /// Users this address can sign in as: active users of active accounts, narrowed by the account number.
@@ -236,10 +257,14 @@ async fn login_submit(
             account: None,
             ask_account: false,
             error: Some("Your sign-in form expired. Please try again."),
+            hint: None,
         };
         return page(&state, StatusCode::FORBIDDEN, &step, fresh);
     }
     let csrf = form.csrf.clone();
+    if form.step == "otp" {
+        return super::mfa::submit_code(&state, peer, &headers, &csrf, &form.code).await;
+    }
     let email = form.email.trim().to_string();
     if email.is_empty() || email.len() > 254 || form.account.len() > 9 || form.password.len() > 1024
     {
@@ -250,6 +275,7 @@ async fn login_submit(
             account: None,
             ask_account: false,
             error: Some("Enter the e-mail address you sign in with."),
+            hint: None,
         };
         return page(&state, StatusCode::BAD_REQUEST, &step, false);
     }
@@ -270,6 +296,7 @@ async fn login_submit(
             account: Some(&form.account),
             ask_account,
             error: None,
+            hint: None,
         };
         return page(&state, StatusCode::OK, &step, false);
     }
@@ -294,6 +321,7 @@ async fn login_submit(
                 account: Some(&form.account),
                 ask_account: false,
                 error: Some(&msg),
+                hint: None,
             };
             let mut resp = page(&state, StatusCode::TOO_MANY_REQUESTS, &step, false);
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -332,47 +360,43 @@ async fn login_submit(
         .verify(&form.password, stored.as_deref())
         .await
         .unwrap_or(false);
+    let mfa = match (&user, ok) {
+        (Some(u), true) => match super::mfa::enabled_for(&state, u).await {
+            Ok(m) => m,
+            Err(e) => return super::links::internal(e),
+        },
+        _ => false,
+    };
     let result = async {
         let mut tx = state.store.begin().await?;
-        let session = match (&user, ok) {
+        let outcome = match (&user, ok) {
             (Some(u), true) => {
                 throttle::reset(&mut tx, &user_key).await?;
-                let token = new_secret();
-                let row = SessionRow {
-                    id_hash: hash_token(&token),
-                    user_id: u.id.clone(),
-                    account_id: u.account_id.clone(),
-                    csrf: new_secret(),
-                    created_at: now,
-                    last_seen_at: now,
-                    expires_at: now + ABSOLUTE_MICROS,
-                };
-                let scope = AccountScope::for_system(row.account()?);
-                sessions::insert(&mut tx, &scope, &row).await?;
-                Some(token)
+                if mfa {
+                    Passed::SecondFactor(super::mfa::challenge(&mut tx, u, &return_to, now).await?)
+                } else {
+                    Passed::SignedIn(start_session(&mut tx, u, "pwd", now).await?)
+                }
             }
             _ => {
                 throttle::record_failure(&mut tx, &user_key, now, WINDOW_MICROS, lock_for).await?;
                 // A client is allowed more failures than one address: it may be a shared office NAT.
                 throttle::record_failure(&mut tx, &ip_key, now, WINDOW_MICROS, |f| lock_for(f / 4))
                     .await?;
-                None
+                if let Some(u) = &user {
+                    audit_failure(&mut tx, u, "wrong password", now).await?;
+                }
+                Passed::No
             }
         };
         tx.commit().await?;
-        Ok::<_, skybridge_store::StoreError>(session)
+        Ok::<_, skybridge_store::StoreError>(outcome)
     }
     .await;
     match result {
-        Ok(Some(token)) => {
-            let mut resp = (StatusCode::SEE_OTHER, [(LOCATION, return_to)]).into_response();
-            resp.headers_mut().append(
-                SET_COOKIE,
-                set_cookie(&state, SESSION_COOKIE, &token, ABSOLUTE_MICROS / 1_000_000),
-            );
-            resp
-        }
-        Ok(None) => {
+        Ok(Passed::SignedIn(token)) => signed_in(&state, &return_to, &token),
+        Ok(Passed::SecondFactor(token)) => super::mfa::code_page(&state, &csrf, &token, None),
+        Ok(Passed::No) => {
             let step = Step {
                 csrf: &csrf,
                 return_to: &return_to,
@@ -380,11 +404,96 @@ async fn login_submit(
                 account: Some(&form.account),
                 ask_account: false,
                 error: Some("Wrong e-mail or password."),
+                hint: None,
             };
             page(&state, StatusCode::UNAUTHORIZED, &step, false)
         }
         Err(e) => super::links::internal(e),
     }
+}
+
+enum Passed {
+    No,
+    /// The session cookie's value.
+    SignedIn(String),
+    /// The second-factor challenge cookie's value.
+    SecondFactor(String),
+}
+
+/// The redirect that completes a sign-in, setting the session cookie.
+pub(crate) fn signed_in(state: &AppState, return_to: &str, token: &str) -> Response {
+    let mut resp = (StatusCode::SEE_OTHER, [(LOCATION, return_to.to_string())]).into_response();
+    resp.headers_mut().append(
+        SET_COOKIE,
+        set_cookie(state, SESSION_COOKIE, token, ABSOLUTE_MICROS / 1_000_000),
+    );
+    resp
+}
+
+/// Opens a session for `user` authenticated by `amr` and records the sign-in. Returns the cookie value.
+pub(crate) async fn start_session(
+    tx: &mut skybridge_store::Tx,
+    user: &UserRow,
+    amr: &str,
+    now: i64,
+) -> Result<String, skybridge_store::StoreError> {
+    let token = new_secret();
+    let row = SessionRow {
+        id_hash: hash_token(&token),
+        user_id: user.id.clone(),
+        account_id: user.account_id.clone(),
+        csrf: new_secret(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + ABSOLUTE_MICROS,
+        amr: amr.to_string(),
+    };
+    let scope = AccountScope::for_system(row.account()?);
+    sessions::insert(tx, &scope, &row).await?;
+    let event = NewEvent::security(
+        scope.account_id(),
+        Actor::User(user.user_id()?),
+        Action::SignIn,
+        "Sign-in",
+        &user.id,
+    )
+    .detail("method", amr);
+    skybridge_store::events::insert(tx, &event, &user.display_name, now).await?;
+    Ok(token)
+}
+
+/// Records a failed sign-in of a known user in the account's event history.
+pub(crate) async fn audit_failure(
+    tx: &mut skybridge_store::Tx,
+    user: &UserRow,
+    reason: &str,
+    now: i64,
+) -> Result<(), skybridge_store::StoreError> {
+    let event = NewEvent::security(
+        user.account_id
+            .parse()
+            .map_err(skybridge_store::StoreError::corrupt)?,
+        Actor::User(user.user_id()?),
+        Action::SignInFailed,
+        "Sign-in",
+        &user.id,
+    )
+    .detail("reason", reason);
+    skybridge_store::events::insert(tx, &event, &user.display_name, now).await?;
+    Ok(())
+}
+
+/// Ends one browser session and the OIDC grants made from it. Returns the cookie that clears it.
+pub async fn end_session(
+    state: &AppState,
+    session: &SessionRow,
+) -> Result<HeaderValue, skybridge_store::StoreError> {
+    let mut tx = state.store.begin().await?;
+    sessions::delete(&mut tx, &session.id_hash).await?;
+    skybridge_store::oauth::grants::revoke_for_session(&mut tx, &session.id_hash, state.now())
+        .await?;
+    tx.commit().await?;
+    Ok(set_cookie(state, SESSION_COOKIE, "", 0))
 }
 
 /// The signed-in user of a request, from the session cookie.
@@ -481,8 +590,21 @@ async fn logout(
         if form.everywhere == "1" {
             let scope = AccountScope::for_system(session.account()?);
             sessions::delete_for_user(&mut tx, &scope, user.user_id()?).await?;
+            skybridge_store::oauth::grants::revoke_for_user(
+                &mut tx,
+                &scope,
+                user.user_id()?,
+                state.now(),
+            )
+            .await?;
         } else {
             sessions::delete(&mut tx, &session.id_hash).await?;
+            skybridge_store::oauth::grants::revoke_for_session(
+                &mut tx,
+                &session.id_hash,
+                state.now(),
+            )
+            .await?;
         }
         tx.commit().await
     }
@@ -568,6 +690,8 @@ async fn change_password(
         // Other sessions may have been opened with the old password: end them, keep this one.
         sessions::delete_for_user(&mut tx, &scope, user_id).await?;
         sessions::insert(&mut tx, &scope, &session).await?;
+        // Applications signed in with the old password must sign in again.
+        skybridge_store::oauth::grants::revoke_for_user(&mut tx, &scope, user_id, now).await?;
         let event = skybridge_domain::event::NewEvent::admin(
             scope.account_id(),
             skybridge_domain::event::Actor::User(user_id),

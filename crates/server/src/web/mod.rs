@@ -2,6 +2,7 @@
 
 pub mod links;
 pub mod login;
+pub mod mfa;
 pub mod page;
 
 use axum::Router;
@@ -9,5 +10,5 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    links::router().merge(login::router())
+    links::router().merge(login::router()).merge(mfa::router())
 }

@@ -1,0 +1,100 @@
+//! OAuth 2.0 errors (RFC 6749 §5.2) as the token, introspection and revocation endpoints return them.
+
+use axum::Json;
+use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub description: String,
+    /// The client tried HTTP Basic authentication, so a 401 names that scheme.
+    pub basic_challenge: bool,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
+    }
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
+    }
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", d)
+    }
+    pub fn unauthorized_client(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", d)
+    }
+    pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
+    }
+    pub fn invalid_scope(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
+    }
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
+    }
+    pub fn unsupported_token_type(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unsupported_token_type", d)
+    }
+    pub fn slow_down(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", d)
+    }
+    pub fn server_error(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "OAuth endpoint failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the server could not complete the request",
+        )
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for OAuthError {
+    fn from(e: E) -> Self {
+        OAuthError::server_error(e.into())
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut resp = (
+            self.status,
+            Json(Body {
+                error: self.code,
+                error_description: &self.description,
+            }),
+        )
+            .into_response();
+        let h = resp.headers_mut();
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            let scheme = if self.basic_challenge {
+                "Basic realm=\"skybridge\""
+            } else if self.code == "invalid_token" {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
+            h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+        }
+        resp
+    }
+}

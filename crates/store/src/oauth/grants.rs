@@ -1,0 +1,265 @@
+//! Grants — one sign-in of a user to a client — and their refresh tokens. Each refresh rotates the token;
+//! presenting a rotated token again is reuse, and revokes the grant (RFC 9700 §4.14.2).
+
+use skybridge_domain::UserId;
+use skybridge_domain::policy::AccountScope;
+
+use crate::{Exec, Result, Tx, on_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub account_id: String,
+    pub session_hash: Option<String>,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+const COLUMNS: &str = "g.id, g.client_id, g.user_id, g.account_id, g.session_hash, g.scope, g.auth_time, g.amr, \
+     g.created_at, g.expires_at, g.revoked_at";
+
+pub async fn insert(tx: &mut Tx, g: &GrantRow) -> Result<()> {
+    let g = g.clone();
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO oauth_grants (id, client_id, user_id, account_id, session_hash, scope, auth_time, amr, \
+         created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
+    )
+    .bind(g.id.clone())
+    .bind(g.client_id.clone())
+    .bind(g.user_id.clone())
+    .bind(g.account_id.clone())
+    .bind(g.session_hash.clone())
+    .bind(g.scope.clone())
+    .bind(g.auth_time)
+    .bind(g.amr.clone())
+    .bind(g.created_at)
+    .bind(g.expires_at)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// A grant that is neither revoked nor expired.
+pub async fn live(db: &mut impl Exec, id: &str, now: i64) -> Result<Option<GrantRow>> {
+    let id = id.to_string();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM oauth_grants g WHERE g.id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2"
+    );
+    Ok(on_conn!(db, |c| sqlx::query_as::<_, GrantRow>(
+        sqlx::AssertSqlSafe(sql.clone())
+    )
+    .bind(id.clone())
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+pub async fn revoke(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
+    let id = id.to_string();
+    let n = on_conn!(tx, |c| sqlx::query(
+        "UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
+    )
+    .bind(id.clone())
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Ends every grant of a user (signed out everywhere, password reset, deactivated).
+pub async fn revoke_for_user(
+    tx: &mut Tx,
+    scope: &AccountScope,
+    user: UserId,
+    now: i64,
+) -> Result<u64> {
+    let (account, user) = (scope.account_id().to_string(), user.to_string());
+    Ok(on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE oauth_grants SET revoked_at = $3 WHERE account_id = $1 AND user_id = $2 AND revoked_at IS NULL"
+    )
+    .bind(account.clone())
+    .bind(user.clone())
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected())
+    })?)
+}
+
+/// Ends every grant of an account (the account was deactivated).
+pub async fn revoke_for_account(tx: &mut Tx, scope: &AccountScope, now: i64) -> Result<u64> {
+    let account = scope.account_id().to_string();
+    Ok(on_conn!(tx, |c| sqlx::query(
+        "UPDATE oauth_grants SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL"
+    )
+    .bind(account.clone())
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
+/// Ends the grants made from one browser session (the user signed out of it).
+pub async fn revoke_for_session(tx: &mut Tx, session_hash: &str, now: i64) -> Result<u64> {
+    let h = session_hash.to_string();
+    Ok(on_conn!(tx, |c| sqlx::query(
+        "UPDATE oauth_grants SET revoked_at = $2 WHERE session_hash = $1 AND revoked_at IS NULL"
+    )
+    .bind(h.clone())
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
+pub async fn insert_refresh(
+    tx: &mut Tx,
+    token_hash: &str,
+    grant_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    let (h, g) = (token_hash.to_string(), grant_id.to_string());
+    on_conn!(tx, |c| sqlx::query(
+        "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+         VALUES ($1, $2, $3, $4, NULL)"
+    )
+    .bind(h.clone())
+    .bind(g.clone())
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug)]
+pub enum Refresh {
+    /// Unknown, expired, or its grant is revoked or expired.
+    Invalid,
+    /// Already rotated: somebody is replaying it. The grant has been revoked.
+    Reused(GrantRow),
+    /// Consumed now; issue its successor under this grant.
+    Fresh(GrantRow),
+}
+
+/// Consumes a refresh token within `tx`. Of two concurrent presentations exactly one is `Fresh`.
+pub async fn use_refresh(tx: &mut Tx, token_hash: &str, now: i64) -> Result<Refresh> {
+    let h = token_hash.to_string();
+    let claimed = on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
+    )
+    .bind(h.clone())
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id WHERE r.token_hash = $1"
+    );
+    let grant = on_conn!(tx, |c| sqlx::query_as::<_, GrantRow>(sqlx::AssertSqlSafe(
+        sql.clone()
+    ))
+    .bind(h.clone())
+    .fetch_optional(&mut *c)
+    .await)?;
+    let Some(grant) = grant else {
+        return Ok(Refresh::Invalid);
+    };
+    if claimed == 0 {
+        let used: Option<i64> = on_conn!(tx, |c| sqlx::query_scalar(
+            "SELECT used_at FROM oauth_refresh_tokens WHERE token_hash = $1"
+        )
+        .bind(h.clone())
+        .fetch_one(&mut *c)
+        .await)?;
+        if used.is_some() && grant.revoked_at.is_none() {
+            revoke(tx, &grant.id, now).await?;
+            return Ok(Refresh::Reused(grant));
+        }
+        return Ok(Refresh::Invalid);
+    }
+    if grant.revoked_at.is_some() || grant.expires_at <= now {
+        return Ok(Refresh::Invalid);
+    }
+    Ok(Refresh::Fresh(grant))
+}
+
+/// The grant a refresh token belongs to, without consuming it (introspection, revocation).
+pub async fn grant_of_refresh(
+    db: &mut impl Exec,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<GrantRow>> {
+    let h = token_hash.to_string();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id \
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2"
+    );
+    Ok(on_conn!(db, |c| sqlx::query_as::<_, GrantRow>(
+        sqlx::AssertSqlSafe(sql.clone())
+    )
+    .bind(h.clone())
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+/// Revokes an access token that has no grant (client credentials), until it would have expired anyway.
+pub async fn revoke_jti(tx: &mut Tx, jti: &str, expires_at: i64) -> Result<()> {
+    let j = jti.to_string();
+    on_conn!(tx, |c| sqlx::query(
+        "INSERT INTO oauth_revoked (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING"
+    )
+    .bind(j.clone())
+    .bind(expires_at)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn jti_revoked(db: &mut impl Exec, jti: &str) -> Result<bool> {
+    let j = jti.to_string();
+    let n: i64 = on_conn!(db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM oauth_revoked WHERE jti = $1"
+    )
+    .bind(j.clone())
+    .fetch_one(&mut *c)
+    .await)?;
+    Ok(n > 0)
+}
+
+/// Housekeeping: drops expired grants (their refresh tokens cascade) and expired revocations.
+pub async fn purge(tx: &mut Tx, now: i64) -> Result<u64> {
+    let a = on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM oauth_grants WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let b = on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM oauth_revoked WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(a + b)
+}
