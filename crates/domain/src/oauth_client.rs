@@ -36,14 +36,17 @@ impl Registration {
     }
 }
 
-/// Checks a registration; `platform_wide` when it belongs to no single account.
-pub fn validate(r: &Registration, platform_wide: bool) -> Result<(), ValidationError> {
+/// Checks a registration; `partner_wide` when it serves a partner and all its customer accounts.
+pub fn validate(r: &Registration, partner_wide: bool) -> Result<(), ValidationError> {
     let name = r.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ValidationError::new("name", "1 to 100 characters"));
     }
     if r.grant_types.is_empty() {
-        return Err(ValidationError::new("grant_types", "name at least one grant type"));
+        return Err(ValidationError::new(
+            "grant_types",
+            "name at least one grant type",
+        ));
     }
     for g in &r.grant_types {
         if !GRANT_TYPES.contains(&g.as_str()) {
@@ -66,7 +69,7 @@ pub fn validate(r: &Registration, platform_wide: bool) -> Result<(), ValidationE
             "refresh_token needs authorization_code",
         ));
     }
-    if has(TOKEN_EXCHANGE) && platform_wide {
+    if has(TOKEN_EXCHANGE) && partner_wide {
         return Err(ValidationError::new(
             "grant_types",
             "token exchange (delegated authentication) needs a client bound to one account",
@@ -102,12 +105,18 @@ pub fn validate(r: &Registration, platform_wide: bool) -> Result<(), ValidationE
 /// RFC 8252 §7.3), or a private-use scheme in reverse-domain form (RFC 8252 §7.1).
 pub fn redirect_uri(field: &str, raw: &str) -> Result<(), ValidationError> {
     if raw.len() > 2000 {
-        return Err(ValidationError::new(field, "a URI is at most 2000 characters"));
+        return Err(ValidationError::new(
+            field,
+            "a URI is at most 2000 characters",
+        ));
     }
     let url = Url::parse(raw)
         .map_err(|_| ValidationError::new(field, format!("{raw:?} is not an absolute URI")))?;
     if url.fragment().is_some() {
-        return Err(ValidationError::new(field, format!("{raw:?} must not have a fragment")));
+        return Err(ValidationError::new(
+            field,
+            format!("{raw:?} must not have a fragment"),
+        ));
     }
     match url.scheme() {
         "https" => Ok(()),
@@ -167,7 +176,11 @@ mod tests {
         assert_eq!(field(&r, true), "grant_types");
         let mut r = reg();
         r.grant_types = vec![TOKEN_EXCHANGE.into()];
-        assert_eq!(field(&r, true), "grant_types", "delegation needs an account");
+        assert_eq!(
+            field(&r, true),
+            "grant_types",
+            "delegation needs an account"
+        );
         let mut r = reg();
         r.grant_types = vec![REFRESH_TOKEN.into()];
         assert_eq!(field(&r, true), "grant_types");

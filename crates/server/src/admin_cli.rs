@@ -36,14 +36,15 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
-    /// Clients of an account, or the platform-wide ones without --account.
+    /// Clients of an account, or your Partner Account's partner-wide ones without --account.
     List {
         #[arg(long)]
         account: Option<String>,
     },
     /// Register a client; a confidential client's secret is printed once.
     Create {
-        /// Bind the client to this account (id or number); without it the client is platform-wide.
+        /// Bind the client to this account (id or number); without it the client is partner-wide (open to the
+        /// users of your Partner Account and all its customer accounts).
         #[arg(long)]
         account: Option<String>,
         #[arg(long)]
@@ -401,7 +402,12 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
             (
                 client
-                    .send(Method::POST, &clients_path(account.as_deref()), &[], Some(body))
+                    .send(
+                        Method::POST,
+                        &clients_path(account.as_deref()),
+                        &[],
+                        Some(body),
+                    )
                     .await?,
                 &["client_id", "name", "type", "client_secret"],
             )

@@ -93,6 +93,16 @@ impl Application {
         });
         let secrets = Arc::new(load_secret_key(&config)?);
         let listener = TcpListener::bind(config.listen).await?;
+        let mut config = config;
+        // Listening on port 0 picks a port now: links and the OIDC issuer must carry the real one.
+        if config.listen.port() == 0
+            && config
+                .public_url
+                .as_deref()
+                .is_none_or(|u| u == format!("http://{}", config.listen))
+        {
+            config.public_url = Some(format!("http://{}", listener.local_addr()?));
+        }
         let state = AppState {
             store,
             config: Arc::new(config),

@@ -162,10 +162,20 @@ async fn access_token(state: &AppState, token: &str) -> Result<Caller, ApiError>
     let account = accounts::get(&mut db, &scope)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("account not found".into()))?;
-    let user = users::get(&mut db, &scope, grant.user_id.parse().map_err(anyhow::Error::from)?)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("user not found".into()))?;
-    caller_for(&mut db, account, user, format!("oidc:{}", verified.claims.jti)).await
+    let user = users::get(
+        &mut db,
+        &scope,
+        grant.user_id.parse().map_err(anyhow::Error::from)?,
+    )
+    .await?
+    .ok_or_else(|| ApiError::Unauthorized("user not found".into()))?;
+    caller_for(
+        &mut db,
+        account,
+        user,
+        format!("oidc:{}", verified.claims.jti),
+    )
+    .await
 }
 
 /// The caller a credential stands for: the user's effective role resolved, active account and user only.

@@ -1,5 +1,6 @@
-//! OAuth client registration: per account (its users only) or platform-wide (the operator's applications,
-//! any account's users). A confidential client's secret is shown once and stored as a hash.
+//! OAuth client registration: per account (its users only) or partner-wide (a Partner Account's
+//! applications, open to the users of the partner and of all its customer accounts). A confidential client's
+//! secret is shown once and stored as a hash.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -27,8 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_account_clients, create_account_client))
         .routes(routes!(get_account_client, delete_account_client))
-        .routes(routes!(list_platform_clients, create_platform_client))
-        .routes(routes!(get_platform_client, delete_platform_client))
+        .routes(routes!(list_partner_clients, create_partner_client))
+        .routes(routes!(get_partner_client, delete_partner_client))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,8 +53,10 @@ pub struct NewClient {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClientOut {
     pub client_id: String,
-    /// The owning account; absent for a platform-wide client.
-    pub account_id: Option<String>,
+    /// The owning account.
+    pub account_id: String,
+    /// Open to the users of the owning Partner Account and of all its customer accounts.
+    pub partner_wide: bool,
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -79,20 +82,25 @@ fn out(r: ClientRow) -> ApiResult<ClientOut> {
         grant_types: r.grant_types()?,
         client_id: r.id,
         account_id: r.account_id,
+        partner_wide: r.partner_wide,
         name: r.name,
-        kind: if r.confidential { "confidential" } else { "public" }.to_string(),
+        kind: if r.confidential {
+            "confidential"
+        } else {
+            "public"
+        }
+        .to_string(),
         id_token_signed_response_alg: r.id_token_alg,
         created_at: rfc3339(r.created_at),
     })
 }
 
-/// Validates and stores a registration; `owner` is the account (None: platform-wide), `audit_in` the account
-/// whose history records it.
+/// Validates and stores a registration of the account in `owner`.
 async fn register(
     state: &AppState,
     caller: &Caller,
-    owner: Option<&AccountScope>,
-    audit_in: &AccountScope,
+    owner: &AccountScope,
+    partner_wide: bool,
     input: NewClient,
 ) -> ApiResult<ClientCreated> {
     let confidential = match input.kind.as_str() {
@@ -112,12 +120,13 @@ async fn register(
             .id_token_signed_response_alg
             .unwrap_or_else(|| "RS256".into()),
     };
-    oauth_client::validate(&reg, owner.is_none())?;
+    oauth_client::validate(&reg, partner_wide)?;
     let secret = confidential.then(|| format!("{SECRET_PREFIX}{}", new_secret()));
     let json = |v: &Vec<String>| serde_json::to_string(v).map_err(anyhow::Error::from);
     let row = ClientRow {
         id: format!("sbc_{}", uuid::Uuid::new_v4().simple()),
-        account_id: owner.map(|s| s.account_id().to_string()),
+        account_id: owner.account_id().to_string(),
+        partner_wide,
         name: reg.name.clone(),
         confidential,
         secret_hash: secret.as_deref().map(hash_token),
@@ -136,16 +145,23 @@ async fn register(
         state,
         caller,
         NewEvent::admin(
-            audit_in.account_id(),
+            owner.account_id(),
             caller.actor(),
             Action::Create,
             "OAuth Client",
             &row.id,
         )
         .detail("name", row.name.clone())
-        .detail("type", if confidential { "confidential" } else { "public" })
+        .detail(
+            "type",
+            if confidential {
+                "confidential"
+            } else {
+                "public"
+            },
+        )
         .detail("grant_types", reg.grant_types.clone())
-        .detail("platform_wide", owner.is_none()),
+        .detail("partner_wide", partner_wide),
     )
     .await?;
     tx.commit().await?;
@@ -158,12 +174,12 @@ async fn register(
 async fn remove(
     state: &AppState,
     caller: &Caller,
-    owner: Option<&AccountScope>,
-    audit_in: &AccountScope,
+    owner: &AccountScope,
+    partner_wide: bool,
     client_id: &str,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.store.begin().await?;
-    if !store::delete(&mut tx, owner, client_id).await? {
+    if !store::delete(&mut tx, owner, partner_wide, client_id).await? {
         return Err(ApiError::NotFound("OAuth client"));
     }
     audit(
@@ -171,7 +187,7 @@ async fn remove(
         state,
         caller,
         NewEvent::admin(
-            audit_in.account_id(),
+            owner.account_id(),
             caller.actor(),
             Action::Delete,
             "OAuth Client",
@@ -193,8 +209,15 @@ async fn list_account_clients(
     Path(account): Path<String>,
 ) -> ApiResult<Json<Vec<ClientOut>>> {
     let mut db = state.store.handle().await?;
-    let (_, scope) = authorized(&mut db, &caller, &account, Feature::Integrations, Verb::View).await?;
-    let rows = store::list(&mut db, Some(&scope)).await?;
+    let (_, scope) = authorized(
+        &mut db,
+        &caller,
+        &account,
+        Feature::Integrations,
+        Verb::View,
+    )
+    .await?;
+    let rows = store::list(&mut db, &scope, false).await?;
     Ok(Json(rows.into_iter().map(out).collect::<ApiResult<_>>()?))
 }
 
@@ -213,7 +236,7 @@ async fn create_account_client(
         authorized(&mut db, &caller, &account, Feature::Integrations, Verb::Add).await?
     };
     ensure_active(&target)?;
-    let created = register(&state, &caller, Some(&scope), &scope, input).await?;
+    let created = register(&state, &caller, &scope, false, input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -227,8 +250,15 @@ async fn get_account_client(
     Path((account, client_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ClientOut>> {
     let mut db = state.store.handle().await?;
-    let (_, scope) = authorized(&mut db, &caller, &account, Feature::Integrations, Verb::View).await?;
-    let row = store::get(&mut db, Some(&scope), &client_id)
+    let (_, scope) = authorized(
+        &mut db,
+        &caller,
+        &account,
+        Feature::Integrations,
+        Verb::View,
+    )
+    .await?;
+    let row = store::get(&mut db, &scope, false, &client_id)
         .await?
         .ok_or(ApiError::NotFound("OAuth client"))?;
     Ok(Json(out(row)?))
@@ -245,73 +275,82 @@ async fn delete_account_client(
 ) -> ApiResult<StatusCode> {
     let scope = {
         let mut db = state.store.handle().await?;
-        authorized(&mut db, &caller, &account, Feature::Integrations, Verb::Delete).await?.1
+        authorized(
+            &mut db,
+            &caller,
+            &account,
+            Feature::Integrations,
+            Verb::Delete,
+        )
+        .await?
+        .1
     };
-    remove(&state, &caller, Some(&scope), &scope, &client_id).await
+    remove(&state, &caller, &scope, false, &client_id).await
 }
 
-/// Platform-wide clients are the operator's: an unrestricted partner administrator with the right on the
-/// Partner Account. Returns the Partner Account's scope, where the changes are recorded.
-fn platform_scope(caller: &Caller, verb: Verb) -> ApiResult<AccountScope> {
+/// Partner-wide clients are the Partner Account's: its unrestricted administrators manage them (an Account
+/// Manager's reach ends at its assigned accounts).
+fn partner_scope(caller: &Caller, verb: Verb) -> ApiResult<AccountScope> {
     let p = &caller.principal;
     if p.home.kind != AccountKind::Partner || !p.is_unrestricted_partner() {
         return Err(ApiError::Forbidden(
-            "platform-wide OAuth clients are managed by the Partner Account's administrators".into(),
+            "partner-wide OAuth clients are managed by the Partner Account's administrators".into(),
         ));
     }
     Ok(authorize(p, &p.home, Feature::Integrations, verb)?)
 }
 
-/// List the platform-wide OAuth clients.
+/// List the partner-wide OAuth clients of the caller's Partner Account.
 #[utoipa::path(get, path = "/api/v1/oauth-clients", tag = "oauth clients",
     responses((status = 200, body = Vec<ClientOut>), (status = 403, body = crate::error::Problem)))]
-async fn list_platform_clients(
+async fn list_partner_clients(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<ClientOut>>> {
-    platform_scope(&caller, Verb::View)?;
-    let rows = store::list(&mut state.store.handle().await?, None).await?;
+    let scope = partner_scope(&caller, Verb::View)?;
+    let rows = store::list(&mut state.store.handle().await?, &scope, true).await?;
     Ok(Json(rows.into_iter().map(out).collect::<ApiResult<_>>()?))
 }
 
-/// Register a platform-wide OAuth client, which users of every account may sign in to.
+/// Register a partner-wide OAuth client, which users of the partner and of all its customer accounts may
+/// sign in to.
 #[utoipa::path(post, path = "/api/v1/oauth-clients", tag = "oauth clients", request_body = NewClient,
     responses((status = 201, body = ClientCreated), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-async fn create_platform_client(
+async fn create_partner_client(
     State(state): State<AppState>,
     caller: Caller,
     Body(input): Body<NewClient>,
 ) -> ApiResult<(StatusCode, Json<ClientCreated>)> {
-    let home = platform_scope(&caller, Verb::Add)?;
-    let created = register(&state, &caller, None, &home, input).await?;
+    let scope = partner_scope(&caller, Verb::Add)?;
+    let created = register(&state, &caller, &scope, true, input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// One platform-wide OAuth client.
+/// One partner-wide OAuth client.
 #[utoipa::path(get, path = "/api/v1/oauth-clients/{client_id}", tag = "oauth clients",
     params(("client_id" = String, Path)),
     responses((status = 200, body = ClientOut), (status = 404, body = crate::error::Problem)))]
-async fn get_platform_client(
+async fn get_partner_client(
     State(state): State<AppState>,
     caller: Caller,
     Path(client_id): Path<String>,
 ) -> ApiResult<Json<ClientOut>> {
-    platform_scope(&caller, Verb::View)?;
-    let row = store::get(&mut state.store.handle().await?, None, &client_id)
+    let scope = partner_scope(&caller, Verb::View)?;
+    let row = store::get(&mut state.store.handle().await?, &scope, true, &client_id)
         .await?
         .ok_or(ApiError::NotFound("OAuth client"))?;
     Ok(Json(out(row)?))
 }
 
-/// Delete a platform-wide OAuth client.
+/// Delete a partner-wide OAuth client.
 #[utoipa::path(delete, path = "/api/v1/oauth-clients/{client_id}", tag = "oauth clients",
     params(("client_id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
-async fn delete_platform_client(
+async fn delete_partner_client(
     State(state): State<AppState>,
     caller: Caller,
     Path(client_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let home = platform_scope(&caller, Verb::Delete)?;
-    remove(&state, &caller, None, &home, &client_id).await
+    let scope = partner_scope(&caller, Verb::Delete)?;
+    remove(&state, &caller, &scope, true, &client_id).await
 }

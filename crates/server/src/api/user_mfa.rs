@@ -72,7 +72,8 @@ async fn reset_mfa(
 ) -> ApiResult<StatusCode> {
     let id = parse_user(&user)?;
     let mut db = state.store.handle().await?;
-    let (target, scope) = authorized(&mut db, &caller, &account, Feature::Users, Verb::Edit).await?;
+    let (target, scope) =
+        authorized(&mut db, &caller, &account, Feature::Users, Verb::Edit).await?;
     let row = user_store::get(&mut db, &scope, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;

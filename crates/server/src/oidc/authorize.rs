@@ -237,15 +237,15 @@ async fn authorize(state: AppState, headers: HeaderMap, p: Params) -> Response {
         }
         return (StatusCode::SEE_OTHER, [(LOCATION, login)]).into_response();
     };
-    if client
-        .account_id
-        .as_ref()
-        .is_some_and(|a| *a != user.account_id)
-    {
-        return back.error(
-            "access_denied",
-            "this application is for the users of another account",
-        );
+    match may_sign_in(&state, &client, &user.account_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return back.error(
+                "access_denied",
+                "this application is for the users of another account",
+            );
+        }
+        Err(e) => return crate::web::links::internal(e),
     }
     // 4. The code.
     let code = new_secret();
@@ -282,6 +282,27 @@ async fn authorize(state: AppState, headers: HeaderMap, p: Params) -> Response {
     }
     params.push(("iss", &back.iss));
     back_to(redirect_uri, &params)
+}
+
+/// Whether users of `account_id` may sign in to `client`: its own account's, and for a partner-wide client
+/// also those of the partner's customer accounts.
+pub async fn may_sign_in(
+    state: &AppState,
+    client: &ClientRow,
+    account_id: &str,
+) -> Result<bool, skybridge_store::StoreError> {
+    if client.account_id == account_id {
+        return Ok(true);
+    }
+    if !client.partner_wide {
+        return Ok(false);
+    }
+    let Ok(id) = account_id.parse() else {
+        return Ok(false);
+    };
+    let scope = skybridge_domain::policy::AccountScope::for_system(id);
+    let account = skybridge_store::accounts::get(&mut state.store.handle().await?, &scope).await?;
+    Ok(account.is_some_and(|a| a.partner_id.as_deref() == Some(client.account_id.as_str())))
 }
 
 /// Whether `client` could be sent to `uri` after logout.

@@ -35,10 +35,10 @@ pub const LOGOUT_PATH: &str = "/oauth2/logout";
 
 /// The scopes a client may ask for.
 pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
-pub const GRANT_REFRESH: &str = "refresh_token";
-pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
-pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub use skybridge_domain::oauth_client::{
+    AUTHORIZATION_CODE as GRANT_AUTHORIZATION_CODE, CLIENT_CREDENTIALS as GRANT_CLIENT_CREDENTIALS,
+    REFRESH_TOKEN as GRANT_REFRESH, TOKEN_EXCHANGE as GRANT_TOKEN_EXCHANGE,
+};
 /// The JOSE `typ` of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Access tokens are signed with ES256: an order of magnitude cheaper to sign than RS256.

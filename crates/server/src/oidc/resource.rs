@@ -163,10 +163,23 @@ pub struct TokenParam {
     client_secret: Option<String>,
 }
 
-/// Whether `client` may learn about a token issued to `issued_to`: its own tokens, or any token when it is
-/// a platform-wide confidential client (a resource server of the platform).
-fn may_see(client: &skybridge_store::oauth::clients::ClientRow, issued_to: &str) -> bool {
-    client.id == issued_to || client.account_id.is_none()
+/// Whether `client` may learn about a token issued to `issued_to` for a user of `account`: its own tokens,
+/// and for a partner-wide client (a resource server of the partner) the tokens of the partner's tenants.
+async fn may_see(
+    state: &AppState,
+    client: &skybridge_store::oauth::clients::ClientRow,
+    issued_to: &str,
+    account: Option<&str>,
+) -> Result<bool, OAuthError> {
+    if client.id == issued_to {
+        return Ok(true);
+    }
+    match account {
+        Some(a) if client.partner_wide => {
+            Ok(super::authorize::may_sign_in(state, client, a).await?)
+        }
+        _ => Ok(false),
+    }
 }
 
 pub async fn introspect(
@@ -199,7 +212,7 @@ pub async fn introspect(
             else {
                 return Ok(inactive);
             };
-            if !may_see(&client, &g.client_id) {
+            if !may_see(&state, &client, &g.client_id, Some(&g.account_id)).await? {
                 return Ok(inactive);
             }
             return Ok(json!({
@@ -215,7 +228,15 @@ pub async fn introspect(
             }));
         }
         match verify_access(&state, token).await {
-            Ok(v) if may_see(&client, &v.claims.client_id) => {
+            Ok(v)
+                if may_see(
+                    &state,
+                    &client,
+                    &v.claims.client_id,
+                    v.claims.account_id.as_deref(),
+                )
+                .await? =>
+            {
                 let mut body = serde_json::to_value(&v.claims).map_err(OAuthError::server_error)?;
                 body["active"] = json!(true);
                 body["token_type"] = json!("Bearer");

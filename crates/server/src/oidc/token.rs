@@ -478,7 +478,7 @@ fn client_credentials(
             sub: &client.id,
             scope: &scope,
             sid: None,
-            account_id: client.account_id.as_deref(),
+            account_id: Some(&client.account_id),
             act: None,
         },
     )?;
@@ -524,12 +524,8 @@ async fn token_exchange(
             "only access tokens can be requested",
         ));
     }
-    let Some(account_id) = client.account_id.clone() else {
-        return Err(OAuthError::unauthorized_client(
-            "token exchange needs a client bound to one account",
-        ));
-    };
-    if !client.confidential || !client.delegation {
+    let account_id = client.account_id.clone();
+    if !client.confidential || !client.delegation || client.partner_wide {
         return Err(OAuthError::unauthorized_client(
             "this client is not allowed to act for users",
         ));

@@ -6,8 +6,9 @@ ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
 
 CREATE TABLE oauth_clients (
     id TEXT PRIMARY KEY NOT NULL,
-    -- NULL: a platform-wide client, which any account's users may sign in to.
-    account_id TEXT REFERENCES accounts(id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    -- Owned by a Partner Account and open to the users of the partner and all its customer accounts.
+    partner_wide BOOLEAN NOT NULL DEFAULT FALSE,
     name TEXT NOT NULL,
     confidential BOOLEAN NOT NULL,
     secret_hash TEXT,

@@ -1,4 +1,5 @@
-//! Registered OAuth clients. A client belongs to one account or (account NULL) to the whole platform.
+//! Registered OAuth clients. A client belongs to one account; a partner-wide client belongs to a Partner
+//! Account and serves the users of the partner and of all its customer accounts.
 //! Confidential clients have a secret, stored as SHA-256 (it is 256 random bits, so a slow hash adds nothing).
 
 use skybridge_domain::policy::AccountScope;
@@ -8,7 +9,8 @@ use crate::{Exec, Result, StoreError, Tx, on_conn};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClientRow {
     pub id: String,
-    pub account_id: Option<String>,
+    pub account_id: String,
+    pub partner_wide: bool,
     pub name: String,
     pub confidential: bool,
     pub secret_hash: Option<String>,
@@ -43,23 +45,24 @@ impl ClientRow {
     }
 }
 
-const COLUMNS: &str = "c.id, c.account_id, c.name, c.confidential, c.secret_hash, c.redirect_uris, \
+const COLUMNS: &str = "c.id, c.account_id, c.partner_wide, c.name, c.confidential, c.secret_hash, c.redirect_uris, \
      c.post_logout_redirect_uris, c.grant_types, c.id_token_alg, c.delegation, c.created_at, \
-     (a.status IS NULL OR a.status = 'active') AS account_active";
-const FROM: &str = "oauth_clients c LEFT JOIN accounts a ON a.id = c.account_id";
+     (a.status = 'active') AS account_active";
+const FROM: &str = "oauth_clients c JOIN accounts a ON a.id = c.account_id";
 
-/// Registers a client. `scope` is the owning account, or `None` for a platform-wide client.
-pub async fn insert(tx: &mut Tx, scope: Option<&AccountScope>, row: &ClientRow) -> Result<()> {
+/// Registers a client of the account in `scope` (`row.partner_wide` for a Partner Account's partner-wide one).
+pub async fn insert(tx: &mut Tx, scope: &AccountScope, row: &ClientRow) -> Result<()> {
     let r = row.clone();
-    let account = scope.map(|s| s.account_id().to_string());
+    let account = scope.account_id().to_string();
     on_conn!(tx, |c| {
         sqlx::query(
-            "INSERT INTO oauth_clients (id, account_id, name, confidential, secret_hash, redirect_uris, \
+            "INSERT INTO oauth_clients (id, account_id, partner_wide, name, confidential, secret_hash, redirect_uris, \
              post_logout_redirect_uris, grant_types, id_token_alg, delegation, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(r.id.clone())
         .bind(account.clone())
+        .bind(r.partner_wide)
         .bind(r.name.clone())
         .bind(r.confidential)
         .bind(r.secret_hash.clone())
@@ -89,51 +92,58 @@ pub async fn find(db: &mut impl Exec, client_id: &str) -> Result<Option<ClientRo
     .await)?)
 }
 
-/// The clients of one account (`Some`) or the platform-wide ones (`None`).
-pub async fn list(db: &mut impl Exec, scope: Option<&AccountScope>) -> Result<Vec<ClientRow>> {
-    let account = scope.map(|s| s.account_id().to_string());
+/// The clients of one account: its own, or (`partner_wide`) a Partner Account's partner-wide ones.
+pub async fn list(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    partner_wide: bool,
+) -> Result<Vec<ClientRow>> {
+    let account = scope.account_id().to_string();
     let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE c.account_id IS NOT DISTINCT FROM $1 ORDER BY c.created_at, c.id"
+        "SELECT {COLUMNS} FROM {FROM} WHERE c.account_id = $1 AND c.partner_wide = $2 ORDER BY c.created_at, c.id"
     );
     Ok(on_conn!(db, |c| sqlx::query_as::<_, ClientRow>(
         sqlx::AssertSqlSafe(sql.clone())
     )
     .bind(account.clone())
+    .bind(partner_wide)
     .fetch_all(&mut *c)
     .await)?)
 }
 
 pub async fn get(
     db: &mut impl Exec,
-    scope: Option<&AccountScope>,
+    scope: &AccountScope,
+    partner_wide: bool,
     client_id: &str,
 ) -> Result<Option<ClientRow>> {
-    let (account, id) = (
-        scope.map(|s| s.account_id().to_string()),
-        client_id.to_string(),
-    );
+    let (account, id) = (scope.account_id().to_string(), client_id.to_string());
     let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE c.account_id IS NOT DISTINCT FROM $1 AND c.id = $2"
+        "SELECT {COLUMNS} FROM {FROM} WHERE c.account_id = $1 AND c.partner_wide = $2 AND c.id = $3"
     );
     Ok(on_conn!(db, |c| sqlx::query_as::<_, ClientRow>(
         sqlx::AssertSqlSafe(sql.clone())
     )
     .bind(account.clone())
+    .bind(partner_wide)
     .bind(id.clone())
     .fetch_optional(&mut *c)
     .await)?)
 }
 
 /// Deletes a client; its codes, grants and refresh tokens go with it.
-pub async fn delete(tx: &mut Tx, scope: Option<&AccountScope>, client_id: &str) -> Result<bool> {
-    let (account, id) = (
-        scope.map(|s| s.account_id().to_string()),
-        client_id.to_string(),
-    );
+pub async fn delete(
+    tx: &mut Tx,
+    scope: &AccountScope,
+    partner_wide: bool,
+    client_id: &str,
+) -> Result<bool> {
+    let (account, id) = (scope.account_id().to_string(), client_id.to_string());
     let n = on_conn!(tx, |c| sqlx::query(
-        "DELETE FROM oauth_clients WHERE account_id IS NOT DISTINCT FROM $1 AND id = $2"
+        "DELETE FROM oauth_clients WHERE account_id = $1 AND partner_wide = $2 AND id = $3"
     )
     .bind(account.clone())
+    .bind(partner_wide)
     .bind(id.clone())
     .execute(&mut *c)
     .await
