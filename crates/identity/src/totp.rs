@@ -46,6 +46,14 @@ pub fn seed_base32(seed: &[u8]) -> String {
     Secret::from(seed.to_vec()).to_base32()
 }
 
+/// A base32 seed as typed from a set-up page.
+pub fn seed_from_base32(text: &str) -> Option<Vec<u8>> {
+    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    Secret::try_from_base32(clean.to_uppercase())
+        .ok()
+        .map(|s| s.as_bytes().to_vec())
+}
+
 /// The URI as an inline SVG QR code.
 pub fn qr_svg(uri: &str) -> Result<String, TotpError> {
     let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| TotpError::Build(e.to_string()))?;
@@ -153,6 +161,7 @@ mod tests {
         );
         assert!(uri.contains(&format!("secret={}", seed_base32(&seed))));
         assert!(qr_svg(&uri).unwrap().starts_with("<?xml"));
+        assert_eq!(seed_from_base32(&seed_base32(&seed)).unwrap(), seed);
     }
 
     #[test]

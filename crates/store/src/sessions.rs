@@ -112,6 +112,18 @@ pub async fn delete_for_user(tx: &mut Tx, scope: &AccountScope, user: UserId) ->
     .map(|r| r.rows_affected()))?)
 }
 
+/// Signs out every user of an account (it was deactivated).
+pub async fn delete_for_account(tx: &mut Tx, scope: &AccountScope) -> Result<u64> {
+    let account = scope.account_id().to_string();
+    Ok(on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE account_id = $1"
+    )
+    .bind(account.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
 /// Failed sign-ins per key (a user's e-mail or a client address) within a window, and the lock they earned.
 /// Kept in the store so that every node sees the same counts.
 pub mod throttle {

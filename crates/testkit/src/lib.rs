@@ -9,7 +9,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use skybridge_identity::password::Hasher;
 use skybridge_server::app::Parts;
-use skybridge_server::clock::{Clock, SystemClock};
+use skybridge_server::clock::{Clock, ManualClock, SystemClock};
 use skybridge_server::mail::{MailSignal, Worker};
 use skybridge_server::store::Store;
 use skybridge_server::{Application, Config};
@@ -87,6 +87,12 @@ impl TestApp {
         Some(Self::spawn(Backend::Postgres, Arc::new(SystemClock)).await)
     }
 
+    /// A server whose clock stands still until the test moves it.
+    pub async fn with_manual_clock(backend: Backend) -> (TestApp, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000_000));
+        (Self::spawn(backend, clock.clone()).await, clock)
+    }
+
     pub async fn spawn(backend: Backend, clock: Arc<dyn Clock>) -> TestApp {
         Self::spawn_with(backend, clock, |_| {}).await
     }
@@ -121,6 +127,8 @@ impl TestApp {
         let addr = app.local_addr().expect("bound");
         let boot = app.bootstrapped.clone().expect("fresh store bootstraps");
         let store = app.store();
+        // The configuration as the server runs it (the public URL now names the bound port).
+        let config = (*app.state().config).clone();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -298,6 +306,30 @@ macro_rules! backend_tests {
                 async fn postgres() {
                     if let Some(app) = $crate::TestApp::postgres().await {
                         super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// Like [`backend_tests!`] for tests that move the server's clock: each gets the app and its
+/// `Arc<ManualClock>`, starting at a fixed instant.
+#[macro_export]
+macro_rules! clock_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let (app, clock) = $crate::TestApp::with_manual_clock($crate::Backend::Sqlite).await;
+                    super::$name(app, clock).await;
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    if $crate::postgres_url().is_some() {
+                        let (app, clock) = $crate::TestApp::with_manual_clock($crate::Backend::Postgres).await;
+                        super::$name(app, clock).await;
                     }
                 }
             }

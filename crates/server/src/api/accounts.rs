@@ -639,6 +639,11 @@ async fn lifecycle(
     row.modified_at = state.now();
     row.modified_by = caller.display_name.clone();
     store::update(&mut tx, &scope, &row).await?;
+    if next != skybridge_domain::account::AccountStatus::Active {
+        // Its users are signed out and the tokens the provider issued to them end now, not at next use.
+        skybridge_store::sessions::delete_for_account(&mut tx, &scope).await?;
+        skybridge_store::oauth::grants::revoke_for_account(&mut tx, &scope, state.now()).await?;
+    }
     let event_action = if action == Lifecycle::Delete {
         Action::Delete
     } else {

@@ -85,15 +85,17 @@ impl IntoResponse for OAuthError {
             .into_response();
         let h = resp.headers_mut();
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::UNAUTHORIZED {
-            let scheme = if self.basic_challenge {
-                "Basic realm=\"skybridge\""
-            } else if self.code == "invalid_token" {
-                "Bearer error=\"invalid_token\""
-            } else {
-                "Bearer"
-            };
-            h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+        // RFC 6749 §5.2: a challenge names the scheme the client tried (Basic); credentials in the body get
+        // none. A resource endpoint (userinfo) challenges for a Bearer token (RFC 6750 §3).
+        let challenge = if self.basic_challenge {
+            Some("Basic realm=\"skybridge\"")
+        } else if self.code == "invalid_token" {
+            Some("Bearer error=\"invalid_token\"")
+        } else {
+            None
+        };
+        if let (StatusCode::UNAUTHORIZED, Some(c)) = (self.status, challenge) {
+            h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
         resp
     }

@@ -36,6 +36,7 @@ use skybridge_domain::policy::AccountScope;
 use skybridge_domain::{AccountId, TokenId, UserId};
 use skybridge_server::store::accounts::{self as account_store, AccountRow};
 use skybridge_server::store::events::{self as event_store, EventFilter};
+use skybridge_server::store::mfa as mfa_store;
 use skybridge_server::store::roles as role_store;
 use skybridge_server::store::tokens::{self as token_store, TokenRow};
 use skybridge_server::store::users::{self as user_store, UserFilter, UserRow};
@@ -226,6 +227,11 @@ const TABLE: &[Row] = &[
     partner("POST",   "/api/v1/account-managers/upgrade",             ADMINISTRATORS, Some(ADMINISTRATORS_FOREIGN)),
     partner_account("POST", "/api/v1/account-managers/assign",        ADMINISTRATORS, ADMINISTRATORS_FOREIGN),
     partner_account("POST", "/api/v1/account-managers/unassign",      ADMINISTRATORS, ADMINISTRATORS_FOREIGN),
+    // Partner-wide OAuth clients: the Partner Account's unrestricted administrators.
+    partner("GET",    "/api/v1/oauth-clients",                        ADMINISTRATORS, None),
+    partner("POST",   "/api/v1/oauth-clients",                        ADMINISTRATORS, None),
+    partner("GET",    "/api/v1/oauth-clients/{client_id}",            ADMINISTRATORS, Some(ADMINISTRATORS_FOREIGN)),
+    partner("DELETE", "/api/v1/oauth-clients/{client_id}",            ADMINISTRATORS, Some(ADMINISTRATORS_FOREIGN)),
     // Account-scoped: reach first, then the role's grant.
     account("GET",    "/api/v1/accounts/{account}",                                 READERS, Obj::None),
     account("PATCH",  "/api/v1/accounts/{account}",                                 WRITERS, Obj::None),
@@ -241,6 +247,8 @@ const TABLE: &[Row] = &[
     account("POST",   "/api/v1/accounts/{account}/users/welcome",                   WRITERS, Obj::None),
     account("POST",   "/api/v1/accounts/{account}/users/{user}/reset-password",     WRITERS, Obj::Path),
     account("PUT",    "/api/v1/accounts/{account}/users/{user}/password",           WRITERS, Obj::Path),
+    account("GET",    "/api/v1/accounts/{account}/users/{user}/mfa",                READERS, Obj::Path),
+    account("DELETE", "/api/v1/accounts/{account}/users/{user}/mfa",                WRITERS, Obj::Path),
     account("GET",    "/api/v1/accounts/{account}/mail",                            READERS, Obj::None),
     account("GET",    "/api/v1/accounts/{account}/roles",                           WRITERS, Obj::None),
     account("GET",    "/api/v1/accounts/{account}/integrations",                    READERS, Obj::None),
@@ -248,6 +256,10 @@ const TABLE: &[Row] = &[
     account("POST",   "/api/v1/accounts/{account}/integrations/{key}/complete",     WRITERS, Obj::None),
     account("DELETE", "/api/v1/accounts/{account}/integrations/{key}",              WRITERS, Obj::None),
     account("PATCH",  "/api/v1/accounts/{account}/privileges",                      WRITERS, Obj::None),
+    account("GET",    "/api/v1/accounts/{account}/oauth-clients",                   READERS, Obj::None),
+    account("POST",   "/api/v1/accounts/{account}/oauth-clients",                   WRITERS, Obj::None),
+    account("GET",    "/api/v1/accounts/{account}/oauth-clients/{client_id}",       READERS, Obj::Path),
+    account("DELETE", "/api/v1/accounts/{account}/oauth-clients/{client_id}",       WRITERS, Obj::Path),
     account("PATCH",  "/api/v1/accounts/{account}/integrations/chat",               WRITERS, Obj::None),
     account("GET",    "/api/v1/accounts/{account}/events",                          READERS, Obj::Filter),
     account("GET",    "/api/v1/accounts/{account}/events/facets",                   READERS, Obj::Filter),
@@ -276,6 +288,10 @@ struct Acct {
     resident_token: String,
     /// An event of the account's history.
     event: String,
+    /// An OAuth client of the account.
+    client: String,
+    /// For a Partner Account: a partner-wide OAuth client.
+    partner_client: String,
 }
 
 #[derive(Clone, Copy)]
@@ -342,6 +358,14 @@ fn now_micros() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
+}
+
+fn client_body(n: u32) -> Value {
+    json!({
+        "name": format!("Matrix app {n}"),
+        "type": "confidential",
+        "redirect_uris": [format!("https://app{n}.example/cb")],
+    })
 }
 
 fn str_of(v: &Value, key: &str) -> String {
@@ -633,6 +657,35 @@ impl World {
         str_of(&v, "id")
     }
 
+    /// An OAuth client of `acct`, registered by its tenant's administrator.
+    async fn fresh_client(&self, acct: &Acct) -> String {
+        let v = self
+            .expect_ok(
+                self.owner(acct),
+                Method::POST,
+                &format!("/api/v1/accounts/{}/oauth-clients", acct.id),
+                Some(client_body(self.n())),
+            )
+            .await;
+        str_of(&v, "client_id")
+    }
+
+    /// A user of `acct` with two-step verification on, written straight into the store.
+    async fn user_with_mfa(&self, acct: &Acct) -> String {
+        let user = self.fresh_user(acct, "user").await;
+        let scope = AccountScope::for_system(acct.id.parse().unwrap());
+        let uid: UserId = user.parse().unwrap();
+        let mut tx = self.app.store.begin().await.unwrap();
+        mfa_store::begin(&mut tx, &scope, uid, "v1.sealed", &[])
+            .await
+            .unwrap();
+        mfa_store::accept_step(&mut tx, &scope, uid, 1, now_micros())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        user
+    }
+
     /// An API token of `user`, minted by the tenant's administrator: (id, secret).
     async fn mint(&self, acct: &Acct, user: &str) -> (String, String) {
         let v = self
@@ -741,6 +794,18 @@ impl World {
         let role = if acct.partner { "partner" } else { "user" };
         acct.resident = self.fresh_user(acct, role).await;
         acct.resident_token = self.mint(acct, &acct.resident).await.0;
+        acct.client = self.fresh_client(acct).await;
+        if acct.partner {
+            let v = self
+                .expect_ok(
+                    self.owner(acct),
+                    Method::POST,
+                    "/api/v1/oauth-clients",
+                    Some(client_body(self.n())),
+                )
+                .await;
+            acct.partner_client = str_of(&v, "client_id");
+        }
         let events = self
             .expect_ok(
                 self.owner(acct),
@@ -1153,6 +1218,31 @@ async fn account_request(w: &World, r: &Row, who: Who, target: Target<'_>) -> Re
                 .unwrap_or(true);
             body = Some(json!({ "allow_editing_and_deleting_of_messages": !current }));
         }
+        ("GET", "/api/v1/accounts/{account}/users/{user}/mfa") => {
+            path = path.replace("{user}", &objects.resident);
+        }
+        ("DELETE", "/api/v1/accounts/{account}/users/{user}/mfa") => {
+            let user = if own {
+                w.user_with_mfa(&acct).await
+            } else {
+                objects.resident.clone()
+            };
+            path = path.replace("{user}", &user);
+        }
+        ("POST", "/api/v1/accounts/{account}/oauth-clients") => {
+            body = Some(client_body(n));
+        }
+        ("GET", "/api/v1/accounts/{account}/oauth-clients/{client_id}") => {
+            path = path.replace("{client_id}", &objects.client);
+        }
+        ("DELETE", "/api/v1/accounts/{account}/oauth-clients/{client_id}") => {
+            let client = if own {
+                w.fresh_client(&acct).await
+            } else {
+                objects.client.clone()
+            };
+            path = path.replace("{client_id}", &client);
+        }
         ("GET", "/api/v1/accounts/{account}/events/{event}") => {
             path = path.replace("{event}", &objects.event);
         }
@@ -1225,6 +1315,45 @@ async fn partner_request(w: &World, r: &Row, who: Who, target: Target<'_>) -> Re
                 None,
                 format!("a token of {}'s resident", home.label),
             ),
+            ("GET", "/api/v1/oauth-clients", _) => (r.path.into(), None, None, "own".into()),
+            ("POST", "/api/v1/oauth-clients", _) => {
+                (r.path.into(), Some(client_body(n)), None, "own".into())
+            }
+            ("GET", "/api/v1/oauth-clients/{client_id}", t) => {
+                let owner = match t {
+                    Target::Foreign(f) => f,
+                    _ => tenant,
+                };
+                (
+                    r.path.replace("{client_id}", &owner.partner_client),
+                    None,
+                    None,
+                    format!("a partner-wide client of {}", owner.label),
+                )
+            }
+            ("DELETE", "/api/v1/oauth-clients/{client_id}", t) => {
+                let (client, label) = match t {
+                    Target::Foreign(f) => (
+                        f.partner_client.clone(),
+                        format!("a partner-wide client of {}", f.label),
+                    ),
+                    _ => {
+                        let v = w
+                            .expect_ok(
+                                w.owner(tenant),
+                                Method::POST,
+                                "/api/v1/oauth-clients",
+                                Some(client_body(n)),
+                            )
+                            .await;
+                        (
+                            str_of(&v, "client_id"),
+                            format!("a fresh partner-wide client of {}", tenant.label),
+                        )
+                    }
+                };
+                (r.path.replace("{client_id}", &client), None, None, label)
+            }
             ("POST", "/api/v1/accounts", _) => (
                 r.path.into(),
                 Some(account_body(&format!("Created {n}"))),

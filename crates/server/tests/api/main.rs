@@ -4,6 +4,7 @@
 //! PostgreSQL. Add modules here rather than new files under tests/.
 
 mod accounts;
+mod browser;
 mod cli;
 mod events;
 mod health;
@@ -12,6 +13,8 @@ mod isolation;
 mod login;
 mod mail;
 mod managers;
+mod mfa;
+mod oidc;
 mod roles;
 mod smtp;
 mod users;
