@@ -23,6 +23,33 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/d
 fi
 export SKYBRIDGE_TEST_SMTPD_PYTHON="$PWD/$venv/bin/python"
 
+# openid-client (npm), the relying party of the OpenID Connect conformance test, at the version in the lock file.
+# It needs Node.js 20 or newer; (re)installed when node_modules is missing or the lock file changed.
+need_apt=()
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q && $sudo_cmd apt-get install -y -q "${need_apt[@]}"
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "scripts/test.sh: Node.js and npm are needed (tests/oidc-conformance runs openid-client); install them" >&2
+  exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "scripts/test.sh: tests/oidc-conformance needs Node.js 20 or newer (openid-client 6); this is $(node --version)" >&2
+  exit 1
+fi
+oidc="tests/oidc-conformance"
+oidc_stamp="$oidc/node_modules/.installed-from.sha256"
+oidc_lock_sum=$(cat "$oidc/package.json" "$oidc/package-lock.json" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$oidc/node_modules/openid-client/package.json" ] || [ "$(cat "$oidc_stamp" 2>/dev/null)" != "$oidc_lock_sum" ]; then
+  npm ci --prefix "$oidc" --no-audit --no-fund
+  echo "$oidc_lock_sum" > "$oidc_stamp"
+fi
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

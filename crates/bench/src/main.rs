@@ -4,6 +4,7 @@
 //! See docs/performance.md.
 
 mod data;
+mod identity;
 mod load;
 mod report;
 mod server;
@@ -32,6 +33,14 @@ enum Backend {
     Postgres,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Suite {
+    /// The admin API on a large data set: start-up, memory, lists, event history, export, user creation.
+    Admin,
+    /// Sign-in flows against raw argon2id, refresh and client-credentials grants.
+    Identity,
+}
+
 /// Load generator for the Skybridge server: start-up, memory, API latency and CSV export on a large data set.
 #[derive(Debug, Parser)]
 #[command(name = "skybridge-bench", version)]
@@ -39,6 +48,22 @@ struct Args {
     /// Store to run the server on.
     #[arg(long, value_enum)]
     backend: Backend,
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "admin")]
+    suite: Suite,
+    /// Identity suite: complete sign-in flows measured.
+    #[arg(long, default_value_t = 300)]
+    signin_requests: usize,
+    /// Identity suite: sign-in flows in flight at once.
+    #[arg(long, default_value_t = 4)]
+    signin_concurrency: usize,
+    /// Identity suite: base URL of another OpenID provider to run the client-credentials load against too.
+    #[arg(long, requires_all = ["compare_client_id", "compare_client_secret"])]
+    compare_url: Option<String>,
+    #[arg(long)]
+    compare_client_id: Option<String>,
+    #[arg(long)]
+    compare_client_secret: Option<String>,
     /// Customer accounts to seed under the Partner Account.
     #[arg(long, default_value_t = 1000)]
     accounts: usize,
@@ -188,12 +213,22 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         progress(format!("could not remove {}: {e}", data_dir.display()));
     }
 
-    let report = result?;
-    let table = report::table(&report);
+    let (table, json) = match result? {
+        Outcome::Admin(report) => {
+            let report = *report;
+            let targets = report::checks(&report);
+            (
+                report::table(&report),
+                serde_json::json!({ "report": report, "targets": targets }),
+            )
+        }
+        Outcome::Identity(report) => (
+            identity::table(&report),
+            serde_json::json!({ "report": report }),
+        ),
+    };
     if args.json {
         eprintln!("{table}");
-        let targets = report::checks(&report);
-        let json = serde_json::json!({ "report": report, "targets": targets });
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         println!("{table}");
@@ -206,7 +241,7 @@ async fn measure(
     bin: &Path,
     data_dir: &Path,
     database_url: Option<&str>,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<Outcome> {
     let ready_client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(1))
         .timeout(Duration::from_secs(2))
@@ -220,11 +255,57 @@ async fn measure(
         mib(idle_rss),
         server.pid
     ));
-    let result = drive(args, &mut server, data_dir, database_url, idle_rss).await;
+    let result = match args.suite {
+        Suite::Admin => drive(args, &mut server, data_dir, database_url, idle_rss)
+            .await
+            .map(|r| Outcome::Admin(Box::new(r))),
+        Suite::Identity => identity_suite(args, &server, data_dir, database_url)
+            .await
+            .map(|r| Outcome::Identity(Box::new(r))),
+    };
     let stopped = server.stop().await;
     let report = result?;
     stopped.context("stopping the server")?;
     Ok(report)
+}
+
+enum Outcome {
+    Admin(Box<Report>),
+    Identity(Box<identity::IdentityReport>),
+}
+
+async fn identity_suite(
+    args: &Args,
+    server: &Server,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<identity::IdentityReport> {
+    let store_url = match database_url {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", data_dir.join("skybridge.db").display()),
+    };
+    let store = skybridge_store::Store::connect(&store_url, 1).await?;
+    let options = identity::Options {
+        requests: args.requests,
+        concurrency: args.concurrency,
+        signin_requests: args.signin_requests,
+        signin_concurrency: args.signin_concurrency,
+        limit: Duration::from_secs(args.scenario_timeout),
+        compare: match (
+            &args.compare_url,
+            &args.compare_client_id,
+            &args.compare_client_secret,
+        ) {
+            (Some(u), Some(i), Some(s)) => {
+                Some((u.trim_end_matches('/').to_string(), i.clone(), s.clone()))
+            }
+            _ => None,
+        },
+    };
+    let backend = format!("{:?}", args.backend).to_lowercase();
+    let report = identity::run(&backend, server, &store, &options).await;
+    store.close().await;
+    report
 }
 
 /// The URL the seeder writes through: the server's own, except that on PostgreSQL a local Unix socket is

@@ -48,11 +48,7 @@ pub fn presented(
                 "use one client authentication method, not two",
             ));
         }
-        let bad = || {
-            let mut e = OAuthError::invalid_client("malformed Basic credentials");
-            e.basic_challenge = true;
-            e
-        };
+        let bad = || OAuthError::invalid_client("malformed Basic credentials").basic();
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|_| bad())?;
@@ -99,9 +95,8 @@ pub async fn authenticate(
         if let Some(ip) = ip {
             state.auth_failures.record_failure(ip, now);
         }
-        let mut e = OAuthError::invalid_client(why.to_string());
-        e.basic_challenge = p.basic;
-        e
+        let e = OAuthError::invalid_client(why.to_string());
+        if p.basic { e.basic() } else { e }
     };
     if p.client_id.len() > 100 || p.secret.as_ref().is_some_and(|s| s.len() > 200) {
         return Err(fail("client authentication failed"));

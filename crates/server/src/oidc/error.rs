@@ -33,8 +33,16 @@ impl OAuthError {
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
     }
+    /// 400: the client sent its credentials in the body (RFC 6749 §5.2); [`Self::basic`] makes it the 401
+    /// with a Basic challenge that a client using HTTP authentication gets.
     pub fn invalid_client(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
+        Self::new(StatusCode::BAD_REQUEST, "invalid_client", d)
+    }
+    /// The same error answered to a client that authenticated with HTTP Basic.
+    pub fn basic(mut self) -> Self {
+        self.status = StatusCode::UNAUTHORIZED;
+        self.basic_challenge = true;
+        self
     }
     pub fn invalid_grant(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", d)
@@ -85,16 +93,19 @@ impl IntoResponse for OAuthError {
             .into_response();
         let h = resp.headers_mut();
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        // RFC 6749 §5.2: a challenge names the scheme the client tried (Basic); credentials in the body get
-        // none. A resource endpoint (userinfo) challenges for a Bearer token (RFC 6750 §3).
+        // RFC 6749 §5.2: a 401 challenges with the scheme the client tried (Basic); a client that sent its
+        // credentials in the body gets a 400 without one. A resource endpoint (userinfo) challenges for a
+        // Bearer token (RFC 6750 §3).
         let challenge = if self.basic_challenge {
             Some("Basic realm=\"skybridge\"")
         } else if self.code == "invalid_token" {
             Some("Bearer error=\"invalid_token\"")
+        } else if self.code == "insufficient_scope" {
+            Some("Bearer error=\"insufficient_scope\"")
         } else {
             None
         };
-        if let (StatusCode::UNAUTHORIZED, Some(c)) = (self.status, challenge) {
+        if let Some(c) = challenge {
             h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
         resp

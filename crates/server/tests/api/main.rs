@@ -15,6 +15,7 @@ mod mail;
 mod managers;
 mod mfa;
 mod oidc;
+mod openid_client;
 mod roles;
 mod smtp;
 mod users;

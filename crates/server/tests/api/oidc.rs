@@ -448,7 +448,8 @@ async fn token_errors(app: TestApp) {
         (StatusCode::UNAUTHORIZED, Some("invalid_client"))
     );
     assert!(h["www-authenticate"].to_str().unwrap().starts_with("Basic"));
-    let (s, e, _) = token(
+    // Credentials in the body: a 400 without a challenge (RFC 6749 §5.2).
+    let (s, e, h) = token(
         &app,
         &[("grant_type", "client_credentials"), ("client_id", conf_id)],
         None,
@@ -456,8 +457,9 @@ async fn token_errors(app: TestApp) {
     .await;
     assert_eq!(
         (s, e["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        (StatusCode::BAD_REQUEST, Some("invalid_client"))
     );
+    assert!(h.get("www-authenticate").is_none());
     let (s, e, _) = token(
         &app,
         &[
@@ -657,7 +659,7 @@ async fn client_credentials_introspection_revocation(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.status(), 400);
     // Deleting the client ends it.
     let (s, _) = app
         .delete(
