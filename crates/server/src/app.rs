@@ -113,6 +113,7 @@ impl Application {
             mail: Arc::new(MailSignal::default()),
             secrets,
             keys: Arc::default(),
+            clients: Arc::default(),
         };
         let mail_worker = if mail_worker {
             Some(Worker::new(

@@ -23,7 +23,6 @@ pub use config::Config;
 /// make rustls guess.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    skybridge_identity::keys::install_crypto_provider();
 }
 pub use skybridge_domain as domain;
 pub use skybridge_store as store;

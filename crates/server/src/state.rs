@@ -24,6 +24,8 @@ pub struct AppState {
     pub secrets: Arc<SecretBox>,
     /// The OIDC signing keys in use.
     pub keys: Arc<crate::oidc::keys::KeyCache>,
+    /// Registered OIDC clients, briefly cached.
+    pub clients: Arc<crate::oidc::client_cache::ClientCache>,
 }
 
 impl AppState {

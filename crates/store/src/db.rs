@@ -6,6 +6,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use crate::Result;
 
 /// Which database a store runs on.
@@ -18,7 +22,10 @@ pub enum Backend {
 /// The connection pool of either backend.
 #[derive(Debug, Clone)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    /// With the queue of writers: SQLite has one writer at a time, and writers that find the lock taken
+    /// wait in its busy handler, which sleeps and retries (1, 2, 5, 10 … 100 ms). Queueing them here instead
+    /// hands the lock over the moment it is free.
+    Sqlite(SqlitePool, Arc<Semaphore>),
     Postgres(PgPool),
 }
 
@@ -61,14 +68,15 @@ impl Exec for Handle {
 
 /// A transaction; every mutation and its audit event go through one.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// The permit is the writer's place at the front of the queue, released when the transaction ends.
+    Sqlite(Transaction<'static, Sqlite>, OwnedSemaphorePermit),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl Exec for Tx {
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Sqlite(t, _) => Conn::Sqlite(t),
             Tx::Postgres(t) => Conn::Postgres(t),
         }
     }
@@ -77,7 +85,7 @@ impl Exec for Tx {
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _permit) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -107,7 +115,7 @@ impl Store {
                 .min_connections(1)
                 .connect_with(opts)
                 .await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(pool, Arc::new(Semaphore::new(1))))
         }
     }
 
@@ -122,7 +130,7 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Sqlite(..) => Backend::Sqlite,
             Store::Postgres(_) => Backend::Postgres,
         }
     }
@@ -130,7 +138,7 @@ impl Store {
     /// Applies the migrations of this backend.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Store::Sqlite(p, _) => sqlx::migrate!("migrations/sqlite").run(p).await?,
             Store::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
         Ok(())
@@ -139,7 +147,7 @@ impl Store {
     /// A pooled connection for reads.
     pub async fn handle(&self) -> Result<Handle> {
         Ok(match self {
-            Store::Sqlite(p) => Handle::Sqlite(p.acquire().await?),
+            Store::Sqlite(p, _) => Handle::Sqlite(p.acquire().await?),
             Store::Postgres(p) => Handle::Postgres(p.acquire().await?),
         })
     }
@@ -148,7 +156,14 @@ impl Store {
     /// a transaction that reads then writes cannot fail half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(p, writers) => {
+                let permit = writers
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| sqlx::Error::PoolClosed)?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, permit)
+            }
             Store::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -165,7 +180,10 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(p) => p.close().await,
+            Store::Sqlite(p, writers) => {
+                writers.close();
+                p.close().await
+            }
             Store::Postgres(p) => p.close().await,
         }
     }

@@ -303,7 +303,7 @@ pub async fn stream_store(
     batch: usize,
     out: tokio::sync::mpsc::Sender<Vec<EventRow>>,
 ) -> Result<()> {
-    let Store::Sqlite(pool) = store else {
+    let Store::Sqlite(pool, _) = store else {
         let mut db = store.handle().await?;
         return stream(&mut db, scope, filter, order, batch, out).await;
     };

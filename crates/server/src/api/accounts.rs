@@ -643,6 +643,8 @@ async fn lifecycle(
         // Its users are signed out and the tokens the provider issued to them end now, not at next use.
         skybridge_store::sessions::delete_for_account(&mut tx, &scope).await?;
         skybridge_store::oauth::grants::revoke_for_account(&mut tx, &scope, state.now()).await?;
+        // Its clients stop working; drop what this node remembers of them.
+        state.clients.clear();
     }
     let event_action = if action == Lifecycle::Delete {
         Action::Delete

@@ -182,6 +182,7 @@ async fn remove(
     if !store::delete(&mut tx, owner, partner_wide, client_id).await? {
         return Err(ApiError::NotFound("OAuth client"));
     }
+    state.clients.forget(client_id);
     audit(
         &mut tx,
         state,

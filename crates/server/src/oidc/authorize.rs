@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use skybridge_identity::pkce;
-use skybridge_store::oauth::clients::{self, ClientRow};
+use skybridge_store::oauth::clients::ClientRow;
 use skybridge_store::oauth::codes::{self, CodeRow};
 
 use super::{AUTHORIZE_PATH, GRANT_AUTHORIZATION_CODE, SCOPES, parse_scope};
@@ -117,12 +117,11 @@ async fn authorize(state: AppState, headers: HeaderMap, p: Params) -> Response {
     else {
         return refuse("The request does not name a client (client_id).");
     };
-    let client =
-        match async { clients::find(&mut state.store.handle().await?, client_id).await }.await {
-            Ok(Some(c)) if c.account_active => c,
-            Ok(_) => return refuse("The application is not registered here (unknown client_id)."),
-            Err(e) => return crate::web::links::internal(e),
-        };
+    let client = match state.clients.get(&state, client_id).await {
+        Ok(Some(c)) if c.account_active => c,
+        Ok(_) => return refuse("The application is not registered here (unknown client_id)."),
+        Err(e) => return crate::web::links::internal(e),
+    };
     let registered = client.redirect_uris().unwrap_or_default();
     let Some(redirect_uri) = p.redirect_uri.as_deref() else {
         return refuse("The request has no redirect_uri.");

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
-use skybridge_store::oauth::clients::{self, ClientRow};
+use skybridge_store::oauth::clients::ClientRow;
 use subtle::ConstantTimeEq;
 
 use super::error::OAuthError;
@@ -84,7 +84,7 @@ pub async fn authenticate(
     state: &AppState,
     ip: Option<IpAddr>,
     p: &Presented,
-) -> Result<ClientRow, OAuthError> {
+) -> Result<std::sync::Arc<ClientRow>, OAuthError> {
     let now = state.now();
     if let Some(retry) = ip.and_then(|ip| state.auth_failures.blocked(ip, now)) {
         return Err(OAuthError::slow_down(format!(
@@ -101,11 +101,9 @@ pub async fn authenticate(
     if p.client_id.len() > 100 || p.secret.as_ref().is_some_and(|s| s.len() > 200) {
         return Err(fail("client authentication failed"));
     }
-    let mut db = state.store.handle().await?;
-    let Some(client) = clients::find(&mut db, &p.client_id).await? else {
+    let Some(client) = state.clients.get(state, &p.client_id).await? else {
         return Err(fail("client authentication failed"));
     };
-    drop(db);
     // A client of a deactivated account is as good as gone.
     if !client.account_active {
         return Err(fail("client authentication failed"));

@@ -86,11 +86,11 @@ async fn load(
             continue;
         }
         // RSA generation takes a while: off the async workers, and outside any transaction.
-        let pem = tokio::task::spawn_blocking(move || generate(alg)).await??;
+        let der = tokio::task::spawn_blocking(move || generate(alg)).await??;
         let kid = new_kid();
         let retire_at = now + life.signing_key_days * DAY_MICROS;
         let row = KeyRow {
-            private_sealed: secrets.seal(&sealed_context(&kid), pem.as_bytes()),
+            private_sealed: secrets.seal(&sealed_context(&kid), &der),
             kid,
             alg: alg.as_str().to_string(),
             created_at: now,
@@ -114,10 +114,9 @@ async fn load(
         let Some(alg) = Alg::parse(&r.alg) else {
             continue;
         };
-        let pem = secrets.open(&sealed_context(&r.kid), &r.private_sealed)?;
-        let pem = String::from_utf8(pem)?;
-        let key =
-            tokio::task::spawn_blocking(move || SigningKey::from_pem(&r.kid, alg, &pem)).await??;
+        let der = secrets.open(&sealed_context(&r.kid), &r.private_sealed)?;
+        let key = tokio::task::spawn_blocking(move || SigningKey::from_pkcs8(&r.kid, alg, &der))
+            .await??;
         keys.push(key);
     }
     Ok(KeySet::new(keys))

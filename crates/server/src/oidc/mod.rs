@@ -5,6 +5,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_cache;
 pub mod error;
 pub mod keys;
 pub mod logout;

@@ -68,7 +68,9 @@ pub async fn verify_access(state: &AppState, token: &str) -> Result<Verified, Ac
         Some(sid) => {
             let g = grants::live(&mut db, sid, state.now())
                 .await?
-                .filter(|g| g.user_id == claims.sub && g.client_id == claims.client_id)
+                .filter(|g| {
+                    g.subject_active && g.user_id == claims.sub && g.client_id == claims.client_id
+                })
                 .ok_or(AccessError::Revoked)?;
             Some(g)
         }

@@ -15,7 +15,7 @@ use skybridge_identity::keys::{Alg, KeySet};
 use skybridge_identity::pkce;
 use skybridge_store::oauth::clients::ClientRow;
 use skybridge_store::oauth::codes;
-use skybridge_store::oauth::grants::{self, GrantRow, Refresh};
+use skybridge_store::oauth::grants::{self, GrantRow};
 use skybridge_store::users::UserRow;
 use skybridge_store::{Exec, Tx, accounts, users};
 use uuid::Uuid;
@@ -315,6 +315,7 @@ async fn authorization_code(
         created_at: now,
         expires_at: now + state.config.refresh_token_days * 86_400 * 1_000_000,
         revoked_at: None,
+        subject_active: true,
     };
     grants::insert(&mut tx, &grant).await?;
     codes::mark_used(&mut tx, &row.code_hash, now, &grant.id).await?;
@@ -325,6 +326,8 @@ async fn authorization_code(
     } else {
         None
     };
+    // Signing happens after the commit: the store's write lock is not held for cryptography.
+    tx.commit().await?;
     let (access, ttl) = access_token(
         state,
         keys,
@@ -349,7 +352,6 @@ async fn authorization_code(
     } else {
         None
     };
-    tx.commit().await?;
     Ok(TokenResponse {
         access_token: access,
         token_type: "Bearer",
@@ -359,6 +361,34 @@ async fn authorization_code(
         id_token,
         issued_token_type: None,
     })
+}
+
+/// A rotated refresh token presented again: somebody holds a copy. The whole grant is revoked and the
+/// refusal recorded in the account's history (RFC 9700 §4.14.2).
+async fn reuse(state: &AppState, grant: &GrantRow) -> Result<OAuthError, OAuthError> {
+    let mut tx = state.store.begin().await?;
+    if grants::revoke(&mut tx, &grant.id, state.now()).await? {
+        let actor = grant
+            .user_id
+            .parse()
+            .map(Actor::User)
+            .unwrap_or(Actor::System);
+        audit(
+            &mut tx,
+            state,
+            refused(
+                &grant.account_id,
+                actor,
+                &grant.client_id,
+                "refresh token reused; the grant was revoked",
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(OAuthError::invalid_grant(
+        "the refresh token was already used; the grant has been revoked",
+    ))
 }
 
 async fn refresh(
@@ -373,37 +403,32 @@ async fn refresh(
         .filter(|t| t.len() <= 200)
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let now = state.now();
-    let mut tx = state.store.begin().await?;
-    let grant = match grants::use_refresh(&mut tx, &hash_token(token), now).await? {
-        Refresh::Invalid => {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token is invalid, expired or revoked",
-            ));
-        }
-        Refresh::Reused(g) => {
-            let actor = g.user_id.parse().map(Actor::User).unwrap_or(Actor::System);
-            audit(
-                &mut tx,
-                state,
-                refused(
-                    &g.account_id,
-                    actor,
-                    &g.client_id,
-                    "refresh token reused; the grant was revoked",
-                ),
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used; the grant has been revoked",
-            ));
-        }
-        Refresh::Fresh(g) => g,
+    let hash = hash_token(token);
+    // Read first, outside the write lock; the lock is taken only to consume the token and store its
+    // successor.
+    let presented = grants::peek_refresh(&mut state.store.handle().await?, &hash).await?;
+    let Some(presented) = presented else {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        ));
     };
+    let grant = presented.grant;
     if grant.client_id != client.id {
-        // Dropping the transaction rolls the consumption back: a stranger's mistake must not cost the owner.
+        // Nothing is consumed: a stranger's mistake must not cost the owner.
         return Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client",
+        ));
+    }
+    if presented.used_at.is_some() && grant.revoked_at.is_none() {
+        return Err(reuse(state, &grant).await?);
+    }
+    if presented.used_at.is_some()
+        || grant.revoked_at.is_some()
+        || grant.expires_at <= now
+        || presented.expires_at <= now
+    {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
         ));
     }
     let granted = parse_scope(&grant.scope);
@@ -419,26 +444,32 @@ async fn refresh(
         }
         None => grant.scope.clone(),
     };
-    let Some(user) = active_user(&mut tx, &grant.account_id, &grant.user_id).await? else {
+    if !grant.subject_active {
         return Err(OAuthError::invalid_grant(
             "the user or the account is no longer active",
         ));
-    };
+    }
     let (t, h) = new_refresh();
+    let mut tx = state.store.begin().await?;
+    if !grants::claim_refresh(&mut tx, &hash, now).await? {
+        // Presented twice at the same moment (or revoked meanwhile): the other presentation won.
+        drop(tx);
+        return Err(reuse(state, &grant).await?);
+    }
     grants::insert_refresh(&mut tx, &h, &grant.id, now, grant.expires_at).await?;
+    tx.commit().await?;
     let (access, ttl) = access_token(
         state,
         keys,
         client,
         Subject {
-            sub: &user.id,
+            sub: &grant.user_id,
             scope: &scope,
             sid: Some(&grant.id),
-            account_id: Some(&user.account_id),
+            account_id: Some(&grant.account_id),
             act: None,
         },
     )?;
-    tx.commit().await?;
     Ok(TokenResponse {
         access_token: access,
         token_type: "Bearer",
@@ -574,6 +605,7 @@ async fn token_exchange(
         created_at: now,
         expires_at: now + state.config.access_token_minutes * 60_000_000,
         revoked_at: None,
+        subject_active: true,
     };
     let mut tx = state.store.begin().await?;
     grants::insert(&mut tx, &grant).await?;
@@ -587,6 +619,7 @@ async fn token_exchange(
     .detail("method", "delegated")
     .detail("client_id", client.id.as_str());
     skybridge_store::events::insert(&mut tx, &event, &user.display_name, now).await?;
+    tx.commit().await?;
     let (access, ttl) = access_token(
         state,
         keys,
@@ -601,7 +634,6 @@ async fn token_exchange(
             }),
         },
     )?;
-    tx.commit().await?;
     Ok(TokenResponse {
         access_token: access,
         token_type: "Bearer",

@@ -52,7 +52,7 @@ pub async fn take(tx: &mut Tx, code_hash: &str) -> Result<Option<CodeRow>> {
     let h = code_hash.to_string();
     let lock = match tx {
         Tx::Postgres(_) => " FOR UPDATE",
-        Tx::Sqlite(_) => "",
+        Tx::Sqlite(..) => "",
     };
     let sql = format!(
         "SELECT code_hash, client_id, user_id, account_id, session_hash, redirect_uri, scope, nonce, \

@@ -19,10 +19,14 @@ pub struct GrantRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// Whether the user and the account are active (read with the grant; not stored).
+    pub subject_active: bool,
 }
 
 const COLUMNS: &str = "g.id, g.client_id, g.user_id, g.account_id, g.session_hash, g.scope, g.auth_time, g.amr, \
-     g.created_at, g.expires_at, g.revoked_at";
+     g.created_at, g.expires_at, g.revoked_at, (u.active AND a.status = 'active') AS subject_active";
+/// The grant with its user and account, to tell whether both are still active.
+const SUBJECT: &str = "JOIN users u ON u.id = g.user_id JOIN accounts a ON a.id = g.account_id";
 
 pub async fn insert(tx: &mut Tx, g: &GrantRow) -> Result<()> {
     let g = g.clone();
@@ -52,7 +56,7 @@ pub async fn insert(tx: &mut Tx, g: &GrantRow) -> Result<()> {
 pub async fn live(db: &mut impl Exec, id: &str, now: i64) -> Result<Option<GrantRow>> {
     let id = id.to_string();
     let sql = format!(
-        "SELECT {COLUMNS} FROM oauth_grants g WHERE g.id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2"
+        "SELECT {COLUMNS} FROM oauth_grants g {SUBJECT} WHERE g.id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2"
     );
     Ok(on_conn!(db, |c| sqlx::query_as::<_, GrantRow>(
         sqlx::AssertSqlSafe(sql.clone())
@@ -145,23 +149,50 @@ pub async fn insert_refresh(
     Ok(())
 }
 
-/// What presenting a refresh token found.
-#[derive(Debug)]
-pub enum Refresh {
-    /// Unknown, expired, or its grant is revoked or expired.
-    Invalid,
-    /// Already rotated: somebody is replaying it. The grant has been revoked.
-    Reused(GrantRow),
-    /// Consumed now; issue its successor under this grant.
-    Fresh(GrantRow),
+/// A presented refresh token as the store has it, read without taking the write lock.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    pub grant: GrantRow,
+    /// When it was exchanged for its successor; presenting it again is reuse.
+    pub used_at: Option<i64>,
+    pub expires_at: i64,
 }
 
-/// Consumes a refresh token within `tx`. Of two concurrent presentations exactly one is `Fresh`.
-pub async fn use_refresh(tx: &mut Tx, token_hash: &str, now: i64) -> Result<Refresh> {
+pub async fn peek_refresh(db: &mut impl Exec, token_hash: &str) -> Result<Option<Presented>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        grant: GrantRow,
+        token_used_at: Option<i64>,
+        token_expires_at: i64,
+    }
     let h = token_hash.to_string();
-    let claimed = on_conn!(tx, |c| {
+    let sql = format!(
+        "SELECT {COLUMNS}, r.used_at AS token_used_at, r.expires_at AS token_expires_at \
+         FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id {SUBJECT} WHERE r.token_hash = $1"
+    );
+    let row = on_conn!(db, |c| sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(
+        sql.clone()
+    ))
+    .bind(h.clone())
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(row.map(|r| Presented {
+        grant: r.grant,
+        used_at: r.token_used_at,
+        expires_at: r.token_expires_at,
+    }))
+}
+
+/// Consumes a refresh token: true for exactly one of any number of concurrent presentations, and only
+/// while it is unused, unexpired and its grant stands.
+pub async fn claim_refresh(tx: &mut Tx, token_hash: &str, now: i64) -> Result<bool> {
+    let h = token_hash.to_string();
+    let n = on_conn!(tx, |c| {
         sqlx::query(
-        "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
+        "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+         AND EXISTS (SELECT 1 FROM oauth_grants g WHERE g.id = oauth_refresh_tokens.grant_id \
+         AND g.revoked_at IS NULL AND g.expires_at > $2)"
     )
     .bind(h.clone())
     .bind(now)
@@ -169,35 +200,7 @@ pub async fn use_refresh(tx: &mut Tx, token_hash: &str, now: i64) -> Result<Refr
     .await
     .map(|r| r.rows_affected())
     })?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id WHERE r.token_hash = $1"
-    );
-    let grant = on_conn!(tx, |c| sqlx::query_as::<_, GrantRow>(sqlx::AssertSqlSafe(
-        sql.clone()
-    ))
-    .bind(h.clone())
-    .fetch_optional(&mut *c)
-    .await)?;
-    let Some(grant) = grant else {
-        return Ok(Refresh::Invalid);
-    };
-    if claimed == 0 {
-        let used: Option<i64> = on_conn!(tx, |c| sqlx::query_scalar(
-            "SELECT used_at FROM oauth_refresh_tokens WHERE token_hash = $1"
-        )
-        .bind(h.clone())
-        .fetch_one(&mut *c)
-        .await)?;
-        if used.is_some() && grant.revoked_at.is_none() {
-            revoke(tx, &grant.id, now).await?;
-            return Ok(Refresh::Reused(grant));
-        }
-        return Ok(Refresh::Invalid);
-    }
-    if grant.revoked_at.is_some() || grant.expires_at <= now {
-        return Ok(Refresh::Invalid);
-    }
-    Ok(Refresh::Fresh(grant))
+    Ok(n == 1)
 }
 
 /// The grant a refresh token belongs to, without consuming it (introspection, revocation).
@@ -208,7 +211,7 @@ pub async fn grant_of_refresh(
 ) -> Result<Option<GrantRow>> {
     let h = token_hash.to_string();
     let sql = format!(
-        "SELECT {COLUMNS} FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id \
+        "SELECT {COLUMNS} FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id {SUBJECT} \
          WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2"
     );
     Ok(on_conn!(db, |c| sqlx::query_as::<_, GrantRow>(
