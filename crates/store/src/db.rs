@@ -25,8 +25,17 @@ pub enum Store {
     /// With the queue of writers: SQLite has one writer at a time, and writers that find the lock taken
     /// wait in its busy handler, which sleeps and retries (1, 2, 5, 10 … 100 ms). Queueing them here instead
     /// hands the lock over the moment it is free.
-    Sqlite(SqlitePool, Arc<Semaphore>),
+    Sqlite(SqlitePool, Arc<Writers>),
     Postgres(PgPool),
+}
+
+/// SQLite's writers: the queue, and a connection of our own for hot write paths that run a whole
+/// transaction in one blocking call instead of one thread hand-off per statement.
+#[derive(Debug)]
+pub struct Writers {
+    queue: Arc<Semaphore>,
+    path: std::path::PathBuf,
+    direct: std::sync::Mutex<Option<rusqlite::Connection>>,
 }
 
 /// A borrowed connection of either backend; queries are written once and run on whichever this is.
@@ -115,7 +124,15 @@ impl Store {
                 .min_connections(1)
                 .connect_with(opts)
                 .await?;
-            Ok(Store::Sqlite(pool, Arc::new(Semaphore::new(1))))
+            let path = pool.connect_options().get_filename().to_path_buf();
+            Ok(Store::Sqlite(
+                pool,
+                Arc::new(Writers {
+                    queue: Arc::new(Semaphore::new(1)),
+                    path,
+                    direct: std::sync::Mutex::new(None),
+                }),
+            ))
         }
     }
 
@@ -158,6 +175,7 @@ impl Store {
         Ok(match self {
             Store::Sqlite(p, writers) => {
                 let permit = writers
+                    .queue
                     .clone()
                     .acquire_owned()
                     .await
@@ -166,6 +184,51 @@ impl Store {
             }
             Store::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// SQLite only: runs `f` as one write transaction on a blocking thread, in the writers' queue. For hot
+    /// paths whose statements would otherwise each cost a thread hand-off. `None` on PostgreSQL.
+    pub async fn sqlite_write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Option<Result<T>> {
+        let Store::Sqlite(_, writers) = self else {
+            return None;
+        };
+        let writers = writers.clone();
+        let permit = match writers.queue.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return Some(Err(sqlx::Error::PoolClosed.into())),
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let err = |e: rusqlite::Error| crate::StoreError::Corrupt(format!("sqlite write: {e}"));
+            let mut guard = writers
+                .direct
+                .lock()
+                .map_err(|_| crate::StoreError::Corrupt("sqlite writer poisoned".into()))?;
+            if guard.is_none() {
+                let conn = rusqlite::Connection::open(&writers.path).map_err(err)?;
+                conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+                conn.pragma_update(None, "foreign_keys", true)
+                    .map_err(err)?;
+                conn.pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(err)?;
+                *guard = Some(conn);
+            }
+            let conn = guard
+                .as_mut()
+                .ok_or_else(|| crate::StoreError::Corrupt("sqlite writer missing".into()))?;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let out = f(&tx).map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| crate::StoreError::Corrupt(format!("sqlite write task: {e}")));
+        Some(result.and_then(|r| r))
     }
 
     /// Round-trips a trivial query; used by `/readyz`.
@@ -181,7 +244,10 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(p, writers) => {
-                writers.close();
+                writers.queue.close();
+                if let Ok(mut direct) = writers.direct.lock() {
+                    direct.take();
+                }
                 p.close().await
             }
             Store::Postgres(p) => p.close().await,

@@ -450,14 +450,10 @@ async fn refresh(
         ));
     }
     let (t, h) = new_refresh();
-    let mut tx = state.store.begin().await?;
-    if !grants::claim_refresh(&mut tx, &hash, now).await? {
+    if !grants::rotate_refresh(&state.store, &hash, &h, now).await? {
         // Presented twice at the same moment (or revoked meanwhile): the other presentation won.
-        drop(tx);
         return Err(reuse(state, &grant).await?);
     }
-    grants::insert_refresh(&mut tx, &h, &grant.id, now, grant.expires_at).await?;
-    tx.commit().await?;
     let (access, ttl) = access_token(
         state,
         keys,

@@ -184,23 +184,52 @@ pub async fn peek_refresh(db: &mut impl Exec, token_hash: &str) -> Result<Option
     }))
 }
 
-/// Consumes a refresh token: true for exactly one of any number of concurrent presentations, and only
-/// while it is unused, unexpired and its grant stands.
-pub async fn claim_refresh(tx: &mut Tx, token_hash: &str, now: i64) -> Result<bool> {
-    let h = token_hash.to_string();
-    let n = on_conn!(tx, |c| {
-        sqlx::query(
-        "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
-         AND EXISTS (SELECT 1 FROM oauth_grants g WHERE g.id = oauth_refresh_tokens.grant_id \
-         AND g.revoked_at IS NULL AND g.expires_at > $2)"
-    )
-    .bind(h.clone())
-    .bind(now)
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    Ok(n == 1)
+/// Rotates a refresh token: consumes `old_hash` and stores `new_hash` under the same grant, atomically.
+/// False when the old token was already used, has expired, or its grant no longer stands — of concurrent
+/// rotations of one token exactly one succeeds. The hot path of the token endpoint: on PostgreSQL one
+/// statement, on SQLite one blocking transaction.
+pub async fn rotate_refresh(
+    store: &crate::Store,
+    old_hash: &str,
+    new_hash: &str,
+    now: i64,
+) -> Result<bool> {
+    const CLAIM: &str = "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+         AND expires_at > $2 AND EXISTS (SELECT 1 FROM oauth_grants g WHERE g.id = oauth_refresh_tokens.grant_id \
+         AND g.revoked_at IS NULL AND g.expires_at > $2)";
+    let (old, new) = (old_hash.to_string(), new_hash.to_string());
+    match store {
+        crate::Store::Postgres(pool) => {
+            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "WITH claimed AS ({CLAIM} RETURNING grant_id, expires_at) \
+                 INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+                 SELECT $3, grant_id, $2, expires_at, NULL FROM claimed"
+            )))
+            .bind(old)
+            .bind(now)
+            .bind(new)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(n == 1)
+        }
+        crate::Store::Sqlite(..) => store
+            .sqlite_write(move |tx| {
+                // By name: SQLite numbers `$n` parameters in order of appearance, not by n.
+                let claimed = tx.execute(CLAIM, rusqlite::named_params! { "$1": old, "$2": now })?;
+                if claimed != 1 {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+                     SELECT $1, grant_id, $2, expires_at, NULL FROM oauth_refresh_tokens WHERE token_hash = $3",
+                    rusqlite::named_params! { "$1": new, "$2": now, "$3": old },
+                )?;
+                Ok(true)
+            })
+            .await
+            .unwrap_or(Ok(false)),
+    }
 }
 
 /// The grant a refresh token belongs to, without consuming it (introspection, revocation).
