@@ -41,8 +41,8 @@ pub struct Parts {
     pub clock: Option<Arc<dyn Clock>>,
     pub store: Option<Store>,
     pub hasher: Option<Hasher>,
-    /// Run the mail delivery worker (tests drive delivery themselves).
-    pub mail_worker: bool,
+    /// Run the background workers: mail delivery and housekeeping (tests drive them themselves).
+    pub background: bool,
 }
 
 /// How many password hashes may run at once (each holds ~19 MiB).
@@ -52,6 +52,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     mail_worker: Option<Worker>,
+    housekeeping: bool,
     pub bootstrapped: Option<Bootstrapped>,
 }
 
@@ -61,7 +62,7 @@ impl Application {
         Self::build_with(
             config,
             Parts {
-                mail_worker: true,
+                background: true,
                 ..Parts::default()
             },
         )
@@ -75,7 +76,7 @@ impl Application {
             clock,
             store,
             hasher,
-            mail_worker,
+            background,
         } = parts;
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = match store {
@@ -115,7 +116,7 @@ impl Application {
             keys: Arc::default(),
             clients: Arc::default(),
         };
-        let mail_worker = if mail_worker {
+        let mail_worker = if background {
             Some(Worker::new(
                 &state.config,
                 state.store.clone(),
@@ -129,6 +130,7 @@ impl Application {
             listener,
             state,
             mail_worker,
+            housekeeping: background,
             bootstrapped,
         })
     }
@@ -151,6 +153,13 @@ impl Application {
         let worker = self
             .mail_worker
             .map(|w| tokio::spawn(w.run(shutdown.clone())));
+        let janitor = self.housekeeping.then(|| {
+            tokio::spawn(crate::housekeeping::run(
+                store.clone(),
+                self.state.clock.clone(),
+                shutdown.clone(),
+            ))
+        });
         let app = router(self.state);
         axum::serve(
             self.listener,
@@ -160,8 +169,8 @@ impl Application {
         .await?;
         // The server stopped on its own (or was told to): stop the worker too, then close the store.
         shutdown.cancel();
-        if let Some(w) = worker {
-            let _ = w.await;
+        for task in [worker, janitor].into_iter().flatten() {
+            let _ = task.await;
         }
         store.close().await;
         Ok(())

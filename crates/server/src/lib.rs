@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod housekeeping;
 pub mod limiter;
 pub mod mail;
 pub mod metrics;

@@ -236,3 +236,14 @@ pub async fn set_recovery(
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Deletes second-factor challenges that have expired.
+pub async fn purge_challenges(tx: &mut Tx, now: i64) -> Result<u64> {
+    Ok(on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM mfa_challenges WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}

@@ -112,6 +112,18 @@ pub async fn delete_for_user(tx: &mut Tx, scope: &AccountScope, user: UserId) ->
     .map(|r| r.rows_affected()))?)
 }
 
+/// Deletes sessions past their absolute expiry or idle since `idle_before`.
+pub async fn purge(tx: &mut Tx, now: i64, idle_before: i64) -> Result<u64> {
+    Ok(on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2"
+    )
+    .bind(now)
+    .bind(idle_before)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
 /// Signs out every user of an account (it was deactivated).
 pub async fn delete_for_account(tx: &mut Tx, scope: &AccountScope) -> Result<u64> {
     let account = scope.account_id().to_string();

@@ -119,7 +119,7 @@ impl TestApp {
             clock: Some(clock.clone()),
             store,
             hasher: Some(Hasher::for_tests()),
-            mail_worker: false,
+            background: false,
         };
         let app = Application::build_with(config.clone(), parts)
             .await

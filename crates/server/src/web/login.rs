@@ -547,6 +547,7 @@ async fn account_page(State(state): State<AppState>, headers: HeaderMap) -> Resp
              <button type=\"submit\">Sign out</button></form>\
              <form method=\"post\" action=\"/auth/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <input type=\"hidden\" name=\"everywhere\" value=\"1\"><button type=\"submit\">Sign out everywhere</button></form>\
+             <p><a href=\"/auth/mfa\">Two-step verification</a></p>\
              <h2>Change your password</h2>\
              <form method=\"post\" action=\"/auth/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <label for=\"current\">Current password</label>\

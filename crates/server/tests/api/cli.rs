@@ -175,6 +175,63 @@ fn binary_end_to_end(pg: Option<String>) {
     assert!(ok);
     assert_eq!(out.lines().count(), 3, "header and two tokens: {out}");
 
+    // OIDC clients: the secret is printed once, the list does not show it, delete removes it.
+    let (ok, out, err) = admin(
+        &server,
+        &token,
+        &[
+            "--json",
+            "clients",
+            "create",
+            "--account",
+            &number,
+            "--name",
+            "Helpdesk",
+            "--redirect-uri",
+            "https://helpdesk.example/cb",
+        ],
+    );
+    assert!(ok, "{err}");
+    let client: Value = serde_json::from_str(&out).unwrap();
+    let client_id = client["client_id"].as_str().unwrap().to_string();
+    assert!(
+        client["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("sbcs_")
+    );
+    let (ok, out, _) = admin(&server, &token, &["clients", "list", "--account", &number]);
+    assert!(ok);
+    assert!(
+        out.contains(&client_id) && out.contains("Helpdesk") && !out.contains("sbcs_"),
+        "{out}"
+    );
+    let (ok, _, err) = admin(
+        &server,
+        &token,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            "http://app.example/cb",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("plain http is allowed only for localhost"),
+        "{err}"
+    );
+    let (ok, _, err) = admin(
+        &server,
+        &token,
+        &["clients", "delete", &client_id, "--account", &number],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = admin(&server, &token, &["clients", "list", "--account", &number]);
+    assert!(ok && !out.contains(&client_id), "{out}");
+
     // Errors are reported with the server's explanation and a failing exit code.
     let (ok, _, err) = admin(&server, "sbt_wrong", &["accounts", "list"]);
     assert!(!ok);

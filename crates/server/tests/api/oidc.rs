@@ -1004,6 +1004,18 @@ async fn codes_and_tokens_expire(app: TestApp, clock: Arc<ManualClock>) {
     )
     .await;
     assert_eq!(s, 200);
+    // Housekeeping removes what expired (the codes, the session, then the grants) and nothing twice.
+    clock.advance(31 * 86_400 * 1_000_000);
+    let removed = skybridge_server::housekeeping::sweep(&app.store, clock.now_micros())
+        .await
+        .unwrap();
+    assert!(removed >= 4, "codes, session, grants: {removed}");
+    assert_eq!(
+        skybridge_server::housekeeping::sweep(&app.store, clock.now_micros())
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn signing_keys_rotate(app: TestApp, clock: Arc<ManualClock>) {

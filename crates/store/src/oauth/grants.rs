@@ -277,10 +277,11 @@ pub async fn jti_revoked(db: &mut impl Exec, jti: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// Housekeeping: drops expired grants (their refresh tokens cascade) and expired revocations.
+/// Housekeeping: drops expired grants and grants revoked more than a day ago (their refresh tokens
+/// cascade; a day outlives any access token), and expired revocations.
 pub async fn purge(tx: &mut Tx, now: i64) -> Result<u64> {
     let a = on_conn!(tx, |c| sqlx::query(
-        "DELETE FROM oauth_grants WHERE expires_at <= $1"
+        "DELETE FROM oauth_grants WHERE expires_at <= $1 OR revoked_at <= $1 - 86400000000"
     )
     .bind(now)
     .execute(&mut *c)

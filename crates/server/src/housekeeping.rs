@@ -1,0 +1,43 @@
+//! Deletes what has expired — browser sessions, second-factor challenges, authorization codes, grants with
+//! their refresh tokens, revocations — so that the tables stay the size of what is live. Every node may run
+//! it; the deletes are idempotent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use skybridge_store::Store;
+use skybridge_store::oauth::{codes, grants};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::web::login::IDLE_MICROS;
+
+const EVERY: Duration = Duration::from_secs(600);
+/// Used and expired authorization codes are kept this long, so that a late replay is still recognised
+/// (and revokes what the code bought).
+const CODE_GRACE_MICROS: i64 = 3600 * 1_000_000;
+
+/// One sweep; returns the rows deleted.
+pub async fn sweep(store: &Store, now: i64) -> skybridge_store::Result<u64> {
+    let mut tx = store.begin().await?;
+    let mut n = skybridge_store::sessions::purge(&mut tx, now, now - IDLE_MICROS).await?;
+    n += skybridge_store::mfa::purge_challenges(&mut tx, now).await?;
+    n += codes::purge(&mut tx, now - CODE_GRACE_MICROS).await?;
+    n += grants::purge(&mut tx, now).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+pub async fn run(store: Store, clock: Arc<dyn Clock>, shutdown: CancellationToken) {
+    loop {
+        match sweep(&store, clock.now_micros()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "housekeeping removed expired rows"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(EVERY) => {}
+        }
+    }
+}
