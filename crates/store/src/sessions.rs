@@ -72,6 +72,59 @@ pub async fn find(
     })?)
 }
 
+/// A live session with its user, when the user and the account are active: one query for every signed-in
+/// page and every authorization.
+pub async fn find_live(
+    db: &mut impl Exec,
+    id_hash: &str,
+    now: i64,
+    idle: i64,
+) -> Result<Option<(SessionRow, crate::users::UserRow)>> {
+    #[derive(sqlx::FromRow)]
+    struct Live {
+        #[sqlx(flatten)]
+        user: crate::users::UserRow,
+        s_csrf: String,
+        s_created_at: i64,
+        s_last_seen_at: i64,
+        s_expires_at: i64,
+        s_amr: String,
+    }
+    let id = id_hash.to_string();
+    let sql = format!(
+        "SELECT {cols}, s.csrf AS s_csrf, s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
+         s.expires_at AS s_expires_at, s.amr AS s_amr FROM sessions s JOIN users u ON u.id = s.user_id \
+         JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1 AND s.expires_at > $2 \
+         AND s.last_seen_at > $3 AND u.active AND a.status = 'active'",
+        cols = crate::users::COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let row: Option<Live> = on_conn!(db, |c| sqlx::query_as::<_, Live>(sqlx::AssertSqlSafe(
+        sql.clone()
+    ))
+    .bind(id.clone())
+    .bind(now)
+    .bind(now - idle)
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(row.map(|l| {
+        let session = SessionRow {
+            id_hash: id_hash.to_string(),
+            user_id: l.user.id.clone(),
+            account_id: l.user.account_id.clone(),
+            csrf: l.s_csrf,
+            created_at: l.s_created_at,
+            last_seen_at: l.s_last_seen_at,
+            expires_at: l.s_expires_at,
+            amr: l.s_amr,
+        };
+        (session, l.user)
+    }))
+}
+
 /// Records activity, at most once a minute per session.
 pub async fn touch(tx: &mut Tx, id_hash: &str, now: i64) -> Result<()> {
     let id = id_hash.to_string();
@@ -140,6 +193,29 @@ pub async fn delete_for_account(tx: &mut Tx, scope: &AccountScope) -> Result<u64
 /// Kept in the store so that every node sees the same counts.
 pub mod throttle {
     use crate::{Exec, Result, Tx, on_conn};
+
+    /// The later of the locks on `keys` (when any is locked now), and whether the first key has failures on
+    /// record: one query for the password step.
+    pub async fn check(
+        db: &mut impl Exec,
+        keys: [&str; 2],
+        now: i64,
+    ) -> Result<(Option<i64>, bool)> {
+        let (a, b) = (keys[0].to_string(), keys[1].to_string());
+        let rows: Vec<(String, i64)> = on_conn!(db, |c| sqlx::query_as(
+            "SELECT key, locked_until FROM login_throttle WHERE key IN ($1, $2)"
+        )
+        .bind(a.clone())
+        .bind(b.clone())
+        .fetch_all(&mut *c)
+        .await)?;
+        let locked = rows
+            .iter()
+            .map(|(_, until)| *until)
+            .filter(|until| *until > now)
+            .max();
+        Ok((locked, rows.iter().any(|(k, _)| *k == a)))
+    }
 
     /// When the key may try again, if it is locked now.
     pub async fn locked_until(db: &mut impl Exec, key: &str, now: i64) -> Result<Option<i64>> {

@@ -323,3 +323,55 @@ pub async fn find_by_email(db: &mut impl Exec, email: &str) -> Result<Vec<(UserR
         .map(|f| (f.user, f.account_number, f.account_status))
         .collect())
 }
+
+/// What the password step needs about one user an e-mail may sign in as.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub user: UserRow,
+    pub account_number: i64,
+    pub account_status: String,
+    pub password_hash: Option<String>,
+    /// A confirmed second factor is enrolled.
+    pub mfa: bool,
+}
+
+/// [`find_by_email`] with each user's password hash and whether a second factor is on, in one query: the
+/// sign-in's password step.
+pub async fn sign_in_candidates(db: &mut impl Exec, email: &str) -> Result<Vec<Candidate>> {
+    let key = email.trim().to_lowercase();
+    let sql = format!(
+        "SELECT {cols}, a.number AS account_number, a.status AS account_status, u.password_hash AS stored_hash, \
+         (m.enabled_at IS NOT NULL) AS mfa FROM users u JOIN accounts a ON a.id = u.account_id \
+         LEFT JOIN user_mfa m ON m.user_id = u.id WHERE u.email_key = $1 ORDER BY a.number",
+        cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        #[sqlx(flatten)]
+        user: UserRow,
+        account_number: i64,
+        account_status: String,
+        stored_hash: Option<String>,
+        mfa: bool,
+    }
+    let rows: Vec<Found> = on_conn!(db, |c| sqlx::query_as::<_, Found>(sqlx::AssertSqlSafe(
+        sql.clone()
+    ))
+    .bind(key.clone())
+    .fetch_all(&mut *c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|f| Candidate {
+            user: f.user,
+            account_number: f.account_number,
+            account_status: f.account_status,
+            password_hash: f.stored_hash,
+            mfa: f.mfa,
+        })
+        .collect())
+}

@@ -228,15 +228,14 @@ struct LoginForm {
 }
 
 /// Users this address can sign in as: active users of active accounts, narrowed by the account number.
-fn candidates(found: Vec<(UserRow, i64, String)>, account: &str) -> Vec<(UserRow, i64)> {
+fn candidates(found: Vec<users::Candidate>, account: &str) -> Vec<users::Candidate> {
     found
         .into_iter()
-        .filter(|(u, number, status)| {
-            u.active
-                && status == AccountStatus::Active.as_str()
-                && (account.trim().is_empty() || account.trim() == number.to_string())
+        .filter(|c| {
+            c.user.active
+                && c.account_status == AccountStatus::Active.as_str()
+                && (account.trim().is_empty() || account.trim() == c.account_number.to_string())
         })
-        .map(|(u, n, _)| (u, n))
         .collect()
 }
 
@@ -279,12 +278,13 @@ async fn login_submit(
         };
         return page(&state, StatusCode::BAD_REQUEST, &step, false);
     }
-    let found = match async { users::find_by_email(&mut state.store.handle().await?, &email).await }
-        .await
-    {
-        Ok(f) => f,
-        Err(e) => return super::links::internal(e),
-    };
+    let found =
+        match async { users::sign_in_candidates(&mut state.store.handle().await?, &email).await }
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return super::links::internal(e),
+        };
     let matches = candidates(found, &form.account);
     if form.step == "identify" {
         // Several accounts: ask which. Otherwise (one, or none — said the same way) go on to the password.
@@ -303,15 +303,12 @@ async fn login_submit(
     let now = state.now();
     let user_key = format!("user:{}", email.to_lowercase());
     let ip_key = format!("ip:{}", peer.ip());
-    let locked = async {
-        let mut db = state.store.handle().await?;
-        let a = throttle::locked_until(&mut db, &user_key, now).await?;
-        let b = throttle::locked_until(&mut db, &ip_key, now).await?;
-        Ok::<_, skybridge_store::StoreError>(a.max(b))
+    let checked = async {
+        throttle::check(&mut state.store.handle().await?, [&user_key, &ip_key], now).await
     }
     .await;
-    match locked {
-        Ok(Some(until)) => {
+    let had_failures = match checked {
+        Ok((Some(until), _)) => {
             let secs = (until - now) / 1_000_000 + 1;
             let msg = format!("Too many failed attempts. Try again in {secs} seconds.");
             let step = Step {
@@ -329,30 +326,17 @@ async fn login_submit(
             }
             return resp;
         }
-        Ok(None) => {}
+        Ok((None, had)) => had,
         Err(e) => return super::links::internal(e),
-    }
-    let user = if matches.len() == 1 {
-        matches.into_iter().next().map(|(u, _)| u)
+    };
+    let candidate = if matches.len() == 1 {
+        matches.into_iter().next()
     } else {
         None
     };
-    let stored = match &user {
-        Some(u) => match async {
-            let scope = AccountScope::for_system(
-                u.account_id
-                    .parse()
-                    .map_err(skybridge_store::StoreError::corrupt)?,
-            );
-            users::password_hash(&mut state.store.handle().await?, &scope, u.user_id()?).await
-        }
-        .await
-        {
-            Ok(h) => h,
-            Err(e) => return super::links::internal(e),
-        },
-        None => None,
-    };
+    let stored = candidate.as_ref().and_then(|c| c.password_hash.clone());
+    let mfa = candidate.as_ref().is_some_and(|c| c.mfa);
+    let user = candidate.map(|c| c.user);
     // Always one argon2id verification, against a dummy when there is no user or no password, so a failure
     // takes as long as a success.
     let ok = state
@@ -360,18 +344,13 @@ async fn login_submit(
         .verify(&form.password, stored.as_deref())
         .await
         .unwrap_or(false);
-    let mfa = match (&user, ok) {
-        (Some(u), true) => match super::mfa::enabled_for(&state, u).await {
-            Ok(m) => m,
-            Err(e) => return super::links::internal(e),
-        },
-        _ => false,
-    };
     let result = async {
         let mut tx = state.store.begin().await?;
         let outcome = match (&user, ok) {
             (Some(u), true) => {
-                throttle::reset(&mut tx, &user_key).await?;
+                if had_failures {
+                    throttle::reset(&mut tx, &user_key).await?;
+                }
                 if mfa {
                     Passed::SecondFactor(super::mfa::challenge(&mut tx, u, &return_to, now).await?)
                 } else {
@@ -505,20 +484,10 @@ pub async fn current_session(
     let now = state.now();
     let hash = hash_token(&token);
     let mut db = state.store.handle().await.ok()?;
-    let session = sessions::find(&mut db, &hash, now, IDLE_MICROS)
+    // Deactivating the account or the user ends the session: the query finds only active ones.
+    let (session, user) = sessions::find_live(&mut db, &hash, now, IDLE_MICROS)
         .await
         .ok()??;
-    let scope = AccountScope::for_system(session.account().ok()?);
-    let account = skybridge_store::accounts::get(&mut db, &scope)
-        .await
-        .ok()??;
-    let user = users::get(&mut db, &scope, session.user().ok()?)
-        .await
-        .ok()??;
-    // Deactivating the account or the user ends the session.
-    if account.status != AccountStatus::Active.as_str() || !user.active {
-        return None;
-    }
     drop(db);
     if session.last_seen_at < now - 60_000_000
         && let Ok(mut tx) = state.store.begin().await

@@ -53,17 +53,6 @@ fn scope_of(user: &UserRow) -> Result<AccountScope, StoreError> {
     ))
 }
 
-/// Whether the user has a confirmed second factor.
-pub async fn enabled_for(state: &AppState, user: &UserRow) -> Result<bool, StoreError> {
-    let row = mfa::get(
-        &mut state.store.handle().await?,
-        &scope_of(user)?,
-        user.user_id()?,
-    )
-    .await?;
-    Ok(row.is_some_and(|r| r.enabled_at.is_some()))
-}
-
 /// Records that the password was right and the second factor is pending. Returns the challenge cookie value.
 pub async fn challenge(
     tx: &mut Tx,
