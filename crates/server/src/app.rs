@@ -45,8 +45,11 @@ pub struct Parts {
     pub background: bool,
 }
 
-/// How many password hashes may run at once (each holds ~19 MiB).
-pub const HASH_CONCURRENCY: usize = 4;
+/// How many password hashes may run at once: one per core. Each holds ~19 MiB; more than the cores would
+/// only time-slice them, with their working sets evicting each other from the caches.
+pub fn hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
 
 pub struct Application {
     listener: TcpListener,
@@ -89,7 +92,7 @@ impl Application {
         let hasher = hasher.unwrap_or_else(|| {
             Hasher::calibrated(
                 Duration::from_millis(config.password_hash_ms),
-                HASH_CONCURRENCY,
+                hash_concurrency(),
             )
         });
         let secrets = Arc::new(load_secret_key(&config)?);

@@ -363,6 +363,21 @@ async fn authorization_code(
     })
 }
 
+/// The scope of a refreshed token: the grant's, or a narrower one asked for.
+fn check_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(granted.to_string());
+    };
+    let granted = parse_scope(granted);
+    let requested = parse_scope(requested);
+    if let Some(extra) = requested.iter().find(|s| !granted.contains(s)) {
+        return Err(OAuthError::invalid_scope(format!(
+            "scope {extra:?} was not granted"
+        )));
+    }
+    Ok(requested.join(" "))
+}
+
 /// A rotated refresh token presented again: somebody holds a copy. The whole grant is revoked and the
 /// refusal recorded in the account's history (RFC 9700 §4.14.2).
 async fn reuse(state: &AppState, grant: &GrantRow) -> Result<OAuthError, OAuthError> {
@@ -404,56 +419,57 @@ async fn refresh(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let now = state.now();
     let hash = hash_token(token);
-    // Read first, outside the write lock; the lock is taken only to consume the token and store its
-    // successor.
-    let presented = grants::peek_refresh(&mut state.store.handle().await?, &hash).await?;
-    let Some(presented) = presented else {
-        return Err(OAuthError::invalid_grant(
-            "the refresh token is invalid, expired or revoked",
-        ));
+    let (t, h) = new_refresh();
+    // The usual case in one round trip: the token is consumed and its successor stored only when it is
+    // fresh, of this client, and its grant stands. A narrower scope is checked against the grant first.
+    let rotated = match form.scope {
+        None => grants::rotate_refresh(&state.store, &hash, &h, &client.id, now).await?,
+        Some(_) => None,
     };
-    let grant = presented.grant;
-    if grant.client_id != client.id {
-        // Nothing is consumed: a stranger's mistake must not cost the owner.
-        return Err(OAuthError::invalid_grant(
-            "the refresh token was issued to another client",
-        ));
-    }
-    if presented.used_at.is_some() && grant.revoked_at.is_none() {
-        return Err(reuse(state, &grant).await?);
-    }
-    if presented.used_at.is_some()
-        || grant.revoked_at.is_some()
-        || grant.expires_at <= now
-        || presented.expires_at <= now
-    {
-        return Err(OAuthError::invalid_grant(
-            "the refresh token is invalid, expired or revoked",
-        ));
-    }
-    let granted = parse_scope(&grant.scope);
-    let scope = match form.scope.as_deref() {
-        Some(requested) => {
-            let requested = parse_scope(requested);
-            if let Some(extra) = requested.iter().find(|s| !granted.contains(s)) {
-                return Err(OAuthError::invalid_scope(format!(
-                    "scope {extra:?} was not granted"
-                )));
+    let grant = match rotated {
+        Some(g) => g,
+        None => {
+            let Some(presented) =
+                grants::peek_refresh(&mut state.store.handle().await?, &hash).await?
+            else {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token is invalid, expired or revoked",
+                ));
+            };
+            let grant = presented.grant;
+            if grant.client_id != client.id {
+                // Nothing was consumed: a stranger's mistake must not cost the owner.
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token was issued to another client",
+                ));
             }
-            requested.join(" ")
+            if presented.used_at.is_some() && grant.revoked_at.is_none() {
+                return Err(reuse(state, &grant).await?);
+            }
+            if form.scope.is_none()
+                || presented.used_at.is_some()
+                || grant.revoked_at.is_some()
+                || grant.expires_at <= now
+                || presented.expires_at <= now
+            {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token is invalid, expired or revoked",
+                ));
+            }
+            check_scope(&grant.scope, form.scope.as_deref())?;
+            match grants::rotate_refresh(&state.store, &hash, &h, &client.id, now).await? {
+                Some(g) => g,
+                // Presented twice at the same moment (or revoked meanwhile): the other presentation won.
+                None => return Err(reuse(state, &grant).await?),
+            }
         }
-        None => grant.scope.clone(),
     };
     if !grant.subject_active {
         return Err(OAuthError::invalid_grant(
             "the user or the account is no longer active",
         ));
     }
-    let (t, h) = new_refresh();
-    if !grants::rotate_refresh(&state.store, &hash, &h, now).await? {
-        // Presented twice at the same moment (or revoked meanwhile): the other presentation won.
-        return Err(reuse(state, &grant).await?);
-    }
+    let scope = check_scope(&grant.scope, form.scope.as_deref())?;
     let (access, ttl) = access_token(
         state,
         keys,

@@ -184,51 +184,78 @@ pub async fn peek_refresh(db: &mut impl Exec, token_hash: &str) -> Result<Option
     }))
 }
 
-/// Rotates a refresh token: consumes `old_hash` and stores `new_hash` under the same grant, atomically.
-/// False when the old token was already used, has expired, or its grant no longer stands — of concurrent
-/// rotations of one token exactly one succeeds. The hot path of the token endpoint: on PostgreSQL one
-/// statement, on SQLite one blocking transaction.
+/// Rotates a refresh token of `client_id`: consumes `old_hash` and stores `new_hash` under the same grant,
+/// atomically, and returns the grant. `None` when the old token was already used, has expired, belongs to
+/// another client, or its grant no longer stands — nothing is then written, and of concurrent rotations of
+/// one token exactly one succeeds. The hot path of the token endpoint: on PostgreSQL one statement, on
+/// SQLite one blocking transaction.
 pub async fn rotate_refresh(
     store: &crate::Store,
     old_hash: &str,
     new_hash: &str,
+    client_id: &str,
     now: i64,
-) -> Result<bool> {
+) -> Result<Option<GrantRow>> {
     const CLAIM: &str = "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
          AND expires_at > $2 AND EXISTS (SELECT 1 FROM oauth_grants g WHERE g.id = oauth_refresh_tokens.grant_id \
-         AND g.revoked_at IS NULL AND g.expires_at > $2)";
-    let (old, new) = (old_hash.to_string(), new_hash.to_string());
+         AND g.revoked_at IS NULL AND g.expires_at > $2 AND g.client_id = $4)";
+    let (old, new, client) = (
+        old_hash.to_string(),
+        new_hash.to_string(),
+        client_id.to_string(),
+    );
     match store {
-        crate::Store::Postgres(pool) => {
-            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "WITH claimed AS ({CLAIM} RETURNING grant_id, expires_at) \
-                 INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
-                 SELECT $3, grant_id, $2, expires_at, NULL FROM claimed"
-            )))
-            .bind(old)
-            .bind(now)
-            .bind(new)
-            .execute(pool)
-            .await?
-            .rows_affected();
-            Ok(n == 1)
-        }
+        crate::Store::Postgres(pool) => Ok(sqlx::query_as::<_, GrantRow>(sqlx::AssertSqlSafe(format!(
+            "WITH claimed AS ({CLAIM} RETURNING grant_id, expires_at), \
+             fresh AS (INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+             SELECT $3, grant_id, $2, expires_at, NULL FROM claimed) \
+             SELECT {COLUMNS} FROM claimed JOIN oauth_grants g ON g.id = claimed.grant_id {SUBJECT}"
+        )))
+        .bind(old)
+        .bind(now)
+        .bind(new)
+        .bind(client)
+        .fetch_optional(pool)
+        .await?),
         crate::Store::Sqlite(..) => store
             .sqlite_write(move |tx| {
                 // By name: SQLite numbers `$n` parameters in order of appearance, not by n.
-                let claimed = tx.execute(CLAIM, rusqlite::named_params! { "$1": old, "$2": now })?;
+                let claimed = tx.execute(
+                    CLAIM,
+                    rusqlite::named_params! { "$1": old, "$2": now, "$4": client },
+                )?;
                 if claimed != 1 {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 tx.execute(
                     "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
                      SELECT $1, grant_id, $2, expires_at, NULL FROM oauth_refresh_tokens WHERE token_hash = $3",
                     rusqlite::named_params! { "$1": new, "$2": now, "$3": old },
                 )?;
-                Ok(true)
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id \
+                     {SUBJECT} WHERE r.token_hash = $1"
+                );
+                tx.query_row(&sql, rusqlite::named_params! { "$1": old }, |r| {
+                    Ok(GrantRow {
+                        id: r.get(0)?,
+                        client_id: r.get(1)?,
+                        user_id: r.get(2)?,
+                        account_id: r.get(3)?,
+                        session_hash: r.get(4)?,
+                        scope: r.get(5)?,
+                        auth_time: r.get(6)?,
+                        amr: r.get(7)?,
+                        created_at: r.get(8)?,
+                        expires_at: r.get(9)?,
+                        revoked_at: r.get(10)?,
+                        subject_active: r.get(11)?,
+                    })
+                })
+                .map(Some)
             })
             .await
-            .unwrap_or(Ok(false)),
+            .unwrap_or(Ok(None)),
     }
 }
 
