@@ -264,12 +264,7 @@ async fn authorize(state: AppState, headers: HeaderMap, p: Params) -> Response {
         used_at: None,
         grant_id: None,
     };
-    let saved = async {
-        let mut tx = state.store.begin().await?;
-        codes::insert(&mut tx, &row).await?;
-        tx.commit().await
-    }
-    .await;
+    let saved = codes::insert_now(&state.store, &row).await;
     if let Err(e) = saved {
         return crate::web::links::internal(e);
     }

@@ -17,7 +17,7 @@ use skybridge_store::oauth::clients::ClientRow;
 use skybridge_store::oauth::codes;
 use skybridge_store::oauth::grants::{self, GrantRow};
 use skybridge_store::users::UserRow;
-use skybridge_store::{Exec, Tx, accounts, users};
+use skybridge_store::{Tx, accounts, users};
 use uuid::Uuid;
 
 use super::client_auth;
@@ -113,25 +113,6 @@ async fn grant(
         GRANT_CLIENT_CREDENTIALS => client_credentials(state, &keys, &client, &form),
         _ => token_exchange(state, &keys, &client, &form).await,
     }
-}
-
-/// The user a grant is for, if the user and the account are still active.
-async fn active_user(
-    db: &mut impl Exec,
-    account_id: &str,
-    user_id: &str,
-) -> Result<Option<UserRow>, OAuthError> {
-    let (Ok(account), Ok(user)) = (account_id.parse(), user_id.parse()) else {
-        return Ok(None);
-    };
-    let scope = AccountScope::for_system(account);
-    let Some(acct) = accounts::get(db, &scope).await? else {
-        return Ok(None);
-    };
-    if acct.status != "active" {
-        return Ok(None);
-    }
-    Ok(users::get(db, &scope, user).await?.filter(|u| u.active))
 }
 
 /// Who and what an access token is for.
@@ -240,37 +221,22 @@ async fn authorization_code(
         .filter(|c| c.len() <= 100)
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let now = state.now();
-    let mut tx = state.store.begin().await?;
-    let Some(row) = codes::take(&mut tx, &hash_token(code)).await? else {
+    let code_hash = hash_token(code);
+    // Everything is checked on a plain read; the redemption itself is one atomic write, so a refusal
+    // (a wrong verifier, another client) leaves the code as it was.
+    let Some(found) = codes::find(&mut state.store.handle().await?, &code_hash).await? else {
         return Err(OAuthError::invalid_grant(
             "the authorization code is invalid",
         ));
     };
+    let row = found.code;
     if row.client_id != client.id {
         return Err(OAuthError::invalid_grant(
             "the authorization code was issued to another client",
         ));
     }
     if row.used_at.is_some() {
-        // A code presented twice was intercepted: whatever it bought is revoked (RFC 6749 §4.1.2).
-        if let Some(g) = &row.grant_id {
-            grants::revoke(&mut tx, g, now).await?;
-        }
-        audit(
-            &mut tx,
-            state,
-            refused(
-                &row.account_id,
-                Actor::User(row.user_id.parse().map_err(OAuthError::server_error)?),
-                &client.id,
-                "authorization code replayed; its tokens were revoked",
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was already used",
-        ));
+        return Err(replayed(state, &row, client).await?);
     }
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant(
@@ -298,11 +264,12 @@ async fn authorization_code(
         }
         (None, None) => {}
     }
-    let Some(user) = active_user(&mut tx, &row.account_id, &row.user_id).await? else {
+    if !found.subject_active {
         return Err(OAuthError::invalid_grant(
             "the user or the account is no longer active",
         ));
-    };
+    }
+    let user = found.user;
     let grant = GrantRow {
         id: Uuid::new_v4().to_string(),
         client_id: client.id.clone(),
@@ -317,17 +284,22 @@ async fn authorization_code(
         revoked_at: None,
         subject_active: true,
     };
-    grants::insert(&mut tx, &grant).await?;
-    codes::mark_used(&mut tx, &row.code_hash, now, &grant.id).await?;
-    let refresh_token = if client.allows(GRANT_REFRESH) {
-        let (t, h) = new_refresh();
-        grants::insert_refresh(&mut tx, &h, &grant.id, now, grant.expires_at).await?;
-        Some(t)
-    } else {
-        None
-    };
-    // Signing happens after the commit: the store's write lock is not held for cryptography.
-    tx.commit().await?;
+    let refresh = client.allows(GRANT_REFRESH).then(new_refresh);
+    let redeemed = codes::redeem(
+        &state.store,
+        &row.code_hash,
+        &grant,
+        refresh.as_ref().map(|(_, h)| h.as_str()),
+    )
+    .await?;
+    if !redeemed {
+        // Presented twice at the same moment: the other presentation won, and this one is a replay.
+        let winner = codes::find(&mut state.store.handle().await?, &row.code_hash)
+            .await?
+            .map_or(row, |f| f.code);
+        return Err(replayed(state, &winner, client).await?);
+    }
+    let refresh_token = refresh.map(|(t, _)| t);
     let (access, ttl) = access_token(
         state,
         keys,
@@ -361,6 +333,34 @@ async fn authorization_code(
         id_token,
         issued_token_type: None,
     })
+}
+
+/// A code presented again was intercepted: whatever it bought is revoked (RFC 6749 §4.1.2), and the refusal
+/// recorded.
+async fn replayed(
+    state: &AppState,
+    row: &codes::CodeRow,
+    client: &ClientRow,
+) -> Result<OAuthError, OAuthError> {
+    let mut tx = state.store.begin().await?;
+    if let Some(g) = &row.grant_id {
+        grants::revoke(&mut tx, g, state.now()).await?;
+    }
+    audit(
+        &mut tx,
+        state,
+        refused(
+            &row.account_id,
+            Actor::User(row.user_id.parse().map_err(OAuthError::server_error)?),
+            &client.id,
+            "authorization code replayed; its tokens were revoked",
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(OAuthError::invalid_grant(
+        "the authorization code was already used",
+    ))
 }
 
 /// The scope of a refreshed token: the grant's, or a narrower one asked for.

@@ -127,28 +127,6 @@ pub async fn revoke_for_session(tx: &mut Tx, session_hash: &str, now: i64) -> Re
     .map(|r| r.rows_affected()))?)
 }
 
-pub async fn insert_refresh(
-    tx: &mut Tx,
-    token_hash: &str,
-    grant_id: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<()> {
-    let (h, g) = (token_hash.to_string(), grant_id.to_string());
-    on_conn!(tx, |c| sqlx::query(
-        "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
-         VALUES ($1, $2, $3, $4, NULL)"
-    )
-    .bind(h.clone())
-    .bind(g.clone())
-    .bind(now)
-    .bind(expires_at)
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
 /// A presented refresh token as the store has it, read without taking the write lock.
 #[derive(Debug, Clone)]
 pub struct Presented {
