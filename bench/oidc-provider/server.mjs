@@ -9,8 +9,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 
-// Koa reads NODE_ENV when the app is built (it only changes error logging);
-// set it before oidc-provider constructs its Koa app.
+// Neither oidc-provider 8.8.1 nor Koa changes behaviour on NODE_ENV (Koa
+// only records it as app.env); set for form, before the Koa app is built.
+// Per-request logging is off unless DEBUG=oidc-provider:* is set.
 process.env.NODE_ENV ??= 'production';
 
 const { default: Provider } = await import('oidc-provider');
