@@ -87,9 +87,7 @@ pub async fn authenticate(
 ) -> Result<std::sync::Arc<ClientRow>, OAuthError> {
     let now = state.now();
     if let Some(retry) = ip.and_then(|ip| state.auth_failures.blocked(ip, now)) {
-        return Err(OAuthError::slow_down(format!(
-            "too many failed attempts; retry in {retry} seconds"
-        )));
+        return Err(OAuthError::slow_down(retry));
     }
     let fail = |why: &str| {
         if let Some(ip) = ip {

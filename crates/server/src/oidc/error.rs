@@ -13,6 +13,8 @@ pub struct OAuthError {
     pub description: String,
     /// The client tried HTTP Basic authentication, so a 401 names that scheme.
     pub basic_challenge: bool,
+    /// Seconds until a rate-limited client may try again.
+    pub retry_after: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -28,6 +30,7 @@ impl OAuthError {
             code,
             description: description.into(),
             basic_challenge: false,
+            retry_after: None,
         }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -62,8 +65,15 @@ impl OAuthError {
     pub fn unsupported_token_type(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_token_type", d)
     }
-    pub fn slow_down(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", d)
+    /// 429 after too many failed client authentications from one address.
+    pub fn slow_down(retry_after: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            format!("too many failed attempts; retry in {retry_after} seconds"),
+        );
+        e.retry_after = Some(retry_after);
+        e
     }
     pub fn server_error(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "OAuth endpoint failed");
@@ -107,6 +117,11 @@ impl IntoResponse for OAuthError {
         };
         if let Some(c) = challenge {
             h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            h.insert(axum::http::header::RETRY_AFTER, v);
         }
         resp
     }

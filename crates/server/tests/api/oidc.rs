@@ -958,7 +958,50 @@ async fn client_registration_api(app: TestApp) {
     );
 }
 
+/// Guessing client secrets is throttled per address like API tokens: 429 with Retry-After.
+async fn client_authentication_is_throttled(app: TestApp) {
+    let w = world(&app, "nina@oidc.example").await;
+    let svc = register(
+        &app,
+        &w.account,
+        json!({ "name": "Svc", "type": "confidential", "grant_types": ["client_credentials"] }),
+    )
+    .await;
+    let id = svc["client_id"].as_str().unwrap();
+    for _ in 0..20 {
+        let (s, _, _) = token(
+            &app,
+            &[("grant_type", "client_credentials")],
+            Some((id, "sbcs_guess")),
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+    let (s, e, h) = token(
+        &app,
+        &[("grant_type", "client_credentials")],
+        Some((id, "sbcs_guess")),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("slow_down"))
+    );
+    let retry: i64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Even the right secret waits until the window is over.
+    let secret = svc["client_secret"].as_str().unwrap();
+    let (s, _, _) = token(
+        &app,
+        &[("grant_type", "client_credentials")],
+        Some((id, secret)),
+    )
+    .await;
+    assert_eq!(s, 429);
+}
+
 backend_tests!(
+    client_authentication_is_throttled,
     discovery_and_keys,
     code_flow_refresh_and_reuse,
     authorize_errors,
