@@ -32,52 +32,83 @@ const COLUMNS: &str = "e.id, e.account_id, e.occurred_at, e.actor_id, \
 
 const FROM: &str = " FROM events e LEFT JOIN users u ON u.id = e.actor_id";
 
+/// An event's row, ready to bind.
+#[derive(Debug, Clone)]
+pub struct EventValues {
+    pub id: String,
+    pub account_id: String,
+    pub occurred_at: i64,
+    pub actor_kind: &'static str,
+    pub actor_id: String,
+    pub actor_name: String,
+    pub action: &'static str,
+    pub event_type: &'static str,
+    pub asset: &'static str,
+    pub asset_id: String,
+    pub properties_changed: String,
+    pub core_details: String,
+    pub extra_details: Option<String>,
+    pub tags: String,
+}
+
+/// The columns of an event, in the order [`EventValues`] binds them.
+pub const INSERT_COLUMNS: &str = "id, account_id, occurred_at, actor_kind, actor_id, actor_name, action, \
+     event_type, asset, asset_id, properties_changed, core_details, extra_details, tags";
+
+impl EventValues {
+    pub fn new(event: &NewEvent, actor_name: &str, now: i64) -> EventValues {
+        let (kind, actor_name) = match &event.actor {
+            Actor::User(_) => ("user", actor_name.to_string()),
+            Actor::System => ("system", "System".to_string()),
+            Actor::Scim => ("scim", "SCIM".to_string()),
+        };
+        EventValues {
+            id: EventId::new().to_string(),
+            account_id: event.account_id.to_string(),
+            occurred_at: now,
+            actor_kind: kind,
+            actor_id: event.actor.id(),
+            actor_name,
+            action: event.action.as_str(),
+            event_type: event.event_type.as_str(),
+            asset: event.asset,
+            asset_id: event.asset_id.clone(),
+            properties_changed: serde_json::Value::from(event.properties_changed.clone())
+                .to_string(),
+            core_details: serde_json::Value::Object(event.core_details.clone()).to_string(),
+            extra_details: event.extra_details.as_ref().map(|v| v.to_string()),
+            tags: serde_json::Value::from(event.tags.clone()).to_string(),
+        }
+    }
+}
+
 /// Appends an event. `actor_name` is the actor's display name at the time of the event.
 pub async fn insert(tx: &mut Tx, event: &NewEvent, actor_name: &str, now: i64) -> Result<EventId> {
-    let id = EventId::new();
-    let (kind, actor_name) = match &event.actor {
-        Actor::User(_) => ("user", actor_name.to_string()),
-        Actor::System => ("system", "System".to_string()),
-        Actor::Scim => ("scim", "SCIM".to_string()),
-    };
-    let props = serde_json::Value::from(event.properties_changed.clone()).to_string();
-    let core = serde_json::Value::Object(event.core_details.clone()).to_string();
-    let extra = event.extra_details.as_ref().map(|v| v.to_string());
-    let tags = serde_json::Value::from(event.tags.clone()).to_string();
-    let (sid, account, actor_id) = (
-        id.to_string(),
-        event.account_id.to_string(),
-        event.actor.id(),
-    );
-    let (action, etype, asset, asset_id) = (
-        event.action.as_str(),
-        event.event_type.as_str(),
-        event.asset,
-        event.asset_id.clone(),
+    let v = EventValues::new(event, actor_name, now);
+    let id: EventId = v.id.parse().map_err(StoreError::corrupt)?;
+    let (sid, account) = (v.id.clone(), v.account_id.clone());
+    let sql = format!(
+        "INSERT INTO events ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     );
     on_conn!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO events (id, account_id, occurred_at, actor_kind, actor_id, actor_name, action, event_type, asset, \
-         asset_id, properties_changed, core_details, extra_details, tags) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    )
-    .bind(sid.clone())
-    .bind(account.clone())
-    .bind(now)
-    .bind(kind)
-    .bind(actor_id.clone())
-    .bind(actor_name.clone())
-    .bind(action)
-    .bind(etype)
-    .bind(asset)
-    .bind(asset_id.clone())
-    .bind(props.clone())
-    .bind(core.clone())
-    .bind(extra.clone())
-    .bind(tags.clone())
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected())
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(v.id.clone())
+            .bind(v.account_id.clone())
+            .bind(v.occurred_at)
+            .bind(v.actor_kind)
+            .bind(v.actor_id.clone())
+            .bind(v.actor_name.clone())
+            .bind(v.action)
+            .bind(v.event_type)
+            .bind(v.asset)
+            .bind(v.asset_id.clone())
+            .bind(v.properties_changed.clone())
+            .bind(v.core_details.clone())
+            .bind(v.extra_details.clone())
+            .bind(v.tags.clone())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     for tag in &event.tags {
         let tag = tag.clone();

@@ -72,6 +72,103 @@ pub async fn find(
     })?)
 }
 
+/// Opens a session and records the sign-in in one write (one statement on PostgreSQL, one queued
+/// transaction on SQLite), clearing the failures counted against `reset_key`: the password step's whole
+/// write. The event must carry no tags.
+pub async fn open(
+    store: &crate::Store,
+    session: &SessionRow,
+    event: &crate::events::EventValues,
+    reset_key: Option<&str>,
+) -> Result<()> {
+    let (s, e) = (session.clone(), event.clone());
+    let reset = reset_key.unwrap_or("").to_string();
+    const SESSION: &str = "INSERT INTO sessions (id_hash, user_id, account_id, csrf, created_at, last_seen_at, \
+         expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    let event_sql = format!(
+        "INSERT INTO events ({}) VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+        crate::events::INSERT_COLUMNS
+    );
+    match store {
+        crate::Store::Postgres(pool) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "WITH s AS ({SESSION}), t AS (DELETE FROM login_throttle WHERE key = $9) {event_sql}"
+            )))
+            .bind(s.id_hash)
+            .bind(s.user_id)
+            .bind(s.account_id)
+            .bind(s.csrf)
+            .bind(s.created_at)
+            .bind(s.last_seen_at)
+            .bind(s.expires_at)
+            .bind(s.amr)
+            .bind(reset)
+            .bind(e.id)
+            .bind(e.account_id)
+            .bind(e.occurred_at)
+            .bind(e.actor_kind)
+            .bind(e.actor_id)
+            .bind(e.actor_name)
+            .bind(e.action)
+            .bind(e.event_type)
+            .bind(e.asset)
+            .bind(e.asset_id)
+            .bind(e.properties_changed)
+            .bind(e.core_details)
+            .bind(e.extra_details)
+            .bind(e.tags)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+        crate::Store::Sqlite(..) => store
+            .sqlite_write(move |tx| {
+                tx.execute(
+                    SESSION,
+                    rusqlite::params![
+                        s.id_hash,
+                        s.user_id,
+                        s.account_id,
+                        s.csrf,
+                        s.created_at,
+                        s.last_seen_at,
+                        s.expires_at,
+                        s.amr
+                    ],
+                )?;
+                if !reset.is_empty() {
+                    tx.execute(
+                        "DELETE FROM login_throttle WHERE key = $1",
+                        rusqlite::params![reset],
+                    )?;
+                }
+                // Numbered from $10 for PostgreSQL's single statement; SQLite numbers by appearance.
+                tx.execute(
+                    &event_sql,
+                    rusqlite::params![
+                        e.id,
+                        e.account_id,
+                        e.occurred_at,
+                        e.actor_kind,
+                        e.actor_id,
+                        e.actor_name,
+                        e.action,
+                        e.event_type,
+                        e.asset,
+                        e.asset_id,
+                        e.properties_changed,
+                        e.core_details,
+                        e.extra_details,
+                        e.tags
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap_or(Ok(())),
+    }
+}
+
 /// A live session with its user, when the user and the account are active: one query for every signed-in
 /// page and every authorization.
 pub async fn find_live(

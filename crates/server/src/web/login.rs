@@ -345,6 +345,18 @@ async fn login_submit(
         .await
         .unwrap_or(false);
     let result = async {
+        if let (Some(u), true, false) = (&user, ok, mfa) {
+            // The common case: the session, the sign-in event and the cleared counter in one write.
+            let (token, row, event) = new_session(u, "pwd", now)?;
+            skybridge_store::sessions::open(
+                &state.store,
+                &row,
+                &skybridge_store::events::EventValues::new(&event, &u.display_name, now),
+                had_failures.then_some(user_key.as_str()),
+            )
+            .await?;
+            return Ok(Passed::SignedIn(token));
+        }
         let mut tx = state.store.begin().await?;
         let outcome = match (&user, ok) {
             (Some(u), true) => {
@@ -409,13 +421,12 @@ pub(crate) fn signed_in(state: &AppState, return_to: &str, token: &str) -> Respo
     resp
 }
 
-/// Opens a session for `user` authenticated by `amr` and records the sign-in. Returns the cookie value.
-pub(crate) async fn start_session(
-    tx: &mut skybridge_store::Tx,
+/// A new session for `user` authenticated by `amr`: the cookie value, the row, and the sign-in event.
+fn new_session(
     user: &UserRow,
     amr: &str,
     now: i64,
-) -> Result<String, skybridge_store::StoreError> {
+) -> Result<(String, SessionRow, NewEvent), skybridge_store::StoreError> {
     let token = new_secret();
     let row = SessionRow {
         id_hash: hash_token(&token),
@@ -427,16 +438,28 @@ pub(crate) async fn start_session(
         expires_at: now + ABSOLUTE_MICROS,
         amr: amr.to_string(),
     };
-    let scope = AccountScope::for_system(row.account()?);
-    sessions::insert(tx, &scope, &row).await?;
     let event = NewEvent::security(
-        scope.account_id(),
+        row.account()?,
         Actor::User(user.user_id()?),
         Action::SignIn,
         "Sign-in",
         &user.id,
     )
     .detail("method", amr);
+    Ok((token, row, event))
+}
+
+/// Opens a session for `user` authenticated by `amr` within `tx` and records the sign-in. Returns the
+/// cookie value.
+pub(crate) async fn start_session(
+    tx: &mut skybridge_store::Tx,
+    user: &UserRow,
+    amr: &str,
+    now: i64,
+) -> Result<String, skybridge_store::StoreError> {
+    let (token, row, event) = new_session(user, amr, now)?;
+    let scope = AccountScope::for_system(row.account()?);
+    sessions::insert(tx, &scope, &row).await?;
     skybridge_store::events::insert(tx, &event, &user.display_name, now).await?;
     Ok(token)
 }

@@ -216,6 +216,20 @@ async fn code_flow_refresh_and_reuse(app: TestApp) {
     assert_eq!(id["amr"], json!(["pwd"]));
     let access = tokens["access_token"].as_str().unwrap().to_string();
 
+    // The sign-in is in the account's history.
+    let (_, signins) = app
+        .get(
+            &app.token,
+            &format!(
+                "/api/v1/accounts/{}/events?action=Sign%20In&type=Security",
+                w.account
+            ),
+        )
+        .await;
+    let items = signins["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{signins}");
+    assert_eq!(items[0]["actor_id"], w.user);
+    assert_eq!(items[0]["core_details"]["method"], "pwd");
     // The console and API accept the provider's access tokens.
     let (status, me) = app.get(&access, "/api/v1/me").await;
     assert_eq!(status, 200, "{me}");
