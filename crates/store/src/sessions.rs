@@ -193,11 +193,7 @@ pub async fn find_live(
          s.expires_at AS s_expires_at, s.amr AS s_amr FROM sessions s JOIN users u ON u.id = s.user_id \
          JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1 AND s.expires_at > $2 \
          AND s.last_seen_at > $3 AND u.active AND a.status = 'active'",
-        cols = crate::users::COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        cols = crate::users::columns_of("u")
     );
     let row: Option<Live> = on_conn!(db, |c| sqlx::query_as::<_, Live>(sqlx::AssertSqlSafe(
         sql.clone()

@@ -32,6 +32,15 @@ pub struct UserRow {
 pub(crate) const COLUMNS: &str = "id, account_id, first_name, last_name, display_name, email, login_id, mobile, \
     extension, role, registered, source, active, restricted_manager, created_at, modified_at, modified_by";
 
+/// [`COLUMNS`] qualified with a table alias, for queries that join users to other tables.
+pub(crate) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl UserRow {
     pub fn user_id(&self) -> Result<UserId> {
         self.id.parse().map_err(StoreError::corrupt)
@@ -299,11 +308,7 @@ pub async fn find_by_email(db: &mut impl Exec, email: &str) -> Result<Vec<(UserR
     let sql = format!(
         "SELECT {cols}, a.number AS account_number, a.status AS account_status FROM users u \
          JOIN accounts a ON a.id = u.account_id WHERE u.email_key = $1 ORDER BY a.number",
-        cols = COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        cols = crate::users::columns_of("u")
     );
     #[derive(sqlx::FromRow)]
     struct Found {
@@ -343,11 +348,7 @@ pub async fn sign_in_candidates(db: &mut impl Exec, email: &str) -> Result<Vec<C
         "SELECT {cols}, a.number AS account_number, a.status AS account_status, u.password_hash AS stored_hash, \
          (m.enabled_at IS NOT NULL) AS mfa FROM users u JOIN accounts a ON a.id = u.account_id \
          LEFT JOIN user_mfa m ON m.user_id = u.id WHERE u.email_key = $1 ORDER BY a.number",
-        cols = COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        cols = crate::users::columns_of("u")
     );
     #[derive(sqlx::FromRow)]
     struct Found {

@@ -67,11 +67,7 @@ pub async fn find(db: &mut impl crate::Exec, code_hash: &str) -> Result<Option<F
          (u.active AND a.status = 'active') AS subject_active \
          FROM oauth_codes c JOIN users u ON u.id = c.user_id JOIN accounts a ON a.id = c.account_id \
          WHERE c.code_hash = $1",
-        cols = crate::users::COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        cols = crate::users::columns_of("u")
     );
     let row: Option<Row> = on_conn!(db, |c| sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(
         sql.clone()
