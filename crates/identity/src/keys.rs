@@ -154,10 +154,6 @@ impl SigningKey {
         })
     }
 
-    pub fn jwk(&self) -> &serde_json::Value {
-        &self.jwk
-    }
-
     fn sign_bytes(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         let rng = SystemRandom::new();
         match &self.pair {
@@ -236,14 +232,6 @@ pub struct KeySet {
 impl KeySet {
     pub fn new(keys: Vec<SigningKey>) -> Self {
         Self { keys }
-    }
-
-    pub fn has(&self, alg: Alg) -> bool {
-        self.keys.iter().any(|k| k.alg == alg)
-    }
-
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|k| k.kid.as_str())
     }
 
     /// The JWK Set document.

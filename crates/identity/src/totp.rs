@@ -1,7 +1,6 @@
 //! Time-based one-time passwords (RFC 6238: SHA-1, 6 digits, 30 s) for the sign-in's second step, and
 //! recovery codes for when the authenticator is lost.
 
-use base64::Engine;
 use rand::RngCore;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
@@ -114,11 +113,6 @@ pub fn normalize_recovery(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect()
-}
-
-/// Base64 of a seed, for sealing.
-pub fn encode_seed(seed: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(seed)
 }
 
 #[cfg(test)]

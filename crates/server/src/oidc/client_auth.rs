@@ -119,3 +119,15 @@ pub async fn authenticate(
     }
     Ok(client)
 }
+
+/// Reads and authenticates the client of a token, introspection or revocation request.
+pub async fn authenticate_request(
+    state: &AppState,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> Result<std::sync::Arc<ClientRow>, OAuthError> {
+    let p = presented(headers, form_id, form_secret)?;
+    authenticate(state, Some(peer.ip()), &p).await
+}

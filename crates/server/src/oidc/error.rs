@@ -62,9 +62,6 @@ impl OAuthError {
     pub fn invalid_token(d: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d)
     }
-    pub fn unsupported_token_type(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unsupported_token_type", d)
-    }
     /// 429 after too many failed client authentications from one address.
     pub fn slow_down(retry_after: i64) -> Self {
         let mut e = Self::new(

@@ -191,12 +191,14 @@ pub async fn introspect(
     Form(form): Form<TokenParam>,
 ) -> Response {
     let result = async {
-        let p = client_auth::presented(
+        let client = client_auth::authenticate_request(
+            &state,
+            peer,
             &headers,
             form.client_id.as_deref(),
             form.client_secret.as_deref(),
-        )?;
-        let client = client_auth::authenticate(&state, Some(peer.ip()), &p).await?;
+        )
+        .await?;
         if !client.confidential {
             return Err(OAuthError::invalid_client(
                 "introspection needs a confidential client",
@@ -262,12 +264,14 @@ pub async fn revoke(
     Form(form): Form<TokenParam>,
 ) -> Response {
     let result = async {
-        let p = client_auth::presented(
+        let client = client_auth::authenticate_request(
+            &state,
+            peer,
             &headers,
             form.client_id.as_deref(),
             form.client_secret.as_deref(),
-        )?;
-        let client = client_auth::authenticate(&state, Some(peer.ip()), &p).await?;
+        )
+        .await?;
         let token = form
             .token
             .as_deref()

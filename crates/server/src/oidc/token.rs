@@ -94,12 +94,14 @@ async fn grant(
             "grant_type {grant_type:?} is not supported"
         )));
     }
-    let presented = client_auth::presented(
+    let client = client_auth::authenticate_request(
+        state,
+        peer,
         headers,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
-    )?;
-    let client = client_auth::authenticate(state, Some(peer.ip()), &presented).await?;
+    )
+    .await?;
     if !client.allows(&grant_type) {
         return Err(OAuthError::unauthorized_client(format!(
             "this client may not use the {grant_type} grant"
@@ -194,12 +196,27 @@ fn new_refresh() -> (String, String) {
 }
 
 /// A refused protocol request, for the account's event history.
-fn refused(account: &str, actor: Actor, client_id: &str, reason: &str) -> Option<NewEvent> {
+/// The actor is the system: whoever presented the token is unknown (a thief, if it was replayed); the user
+/// whose grant it was is named in the details.
+fn refused(
+    account: &str,
+    user_id: Option<&str>,
+    client_id: &str,
+    reason: &str,
+) -> Option<NewEvent> {
     let account = account.parse().ok()?;
-    Some(
-        NewEvent::security(account, actor, Action::Refused, "Sign-in", client_id)
-            .detail("reason", reason),
+    let mut event = NewEvent::security(
+        account,
+        Actor::System,
+        Action::Refused,
+        "Sign-in",
+        client_id,
     )
+    .detail("reason", reason);
+    if let Some(u) = user_id {
+        event = event.detail("user_id", u);
+    }
+    Some(event)
 }
 
 async fn audit(tx: &mut Tx, state: &AppState, event: Option<NewEvent>) -> Result<(), OAuthError> {
@@ -351,7 +368,7 @@ async fn replayed(
         state,
         refused(
             &row.account_id,
-            Actor::User(row.user_id.parse().map_err(OAuthError::server_error)?),
+            Some(&row.user_id),
             &client.id,
             "authorization code replayed; its tokens were revoked",
         ),
@@ -383,17 +400,12 @@ fn check_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthEr
 async fn reuse(state: &AppState, grant: &GrantRow) -> Result<OAuthError, OAuthError> {
     let mut tx = state.store.begin().await?;
     if grants::revoke(&mut tx, &grant.id, state.now()).await? {
-        let actor = grant
-            .user_id
-            .parse()
-            .map(Actor::User)
-            .unwrap_or(Actor::System);
         audit(
             &mut tx,
             state,
             refused(
                 &grant.account_id,
-                actor,
+                Some(&grant.user_id),
                 &grant.client_id,
                 "refresh token reused; the grant was revoked",
             ),
@@ -593,7 +605,7 @@ async fn token_exchange(
     let now = state.now();
     if !account.delegated_authentication {
         let mut tx = state.store.begin().await?;
-        audit(&mut tx, state, refused(&account_id, Actor::System, &client.id, "token exchange refused: the account does not have the Delegated Authentication privilege")).await?;
+        audit(&mut tx, state, refused(&account_id, None, &client.id, "token exchange refused: the account does not have the Delegated Authentication privilege")).await?;
         tx.commit().await?;
         return Err(OAuthError::unauthorized_client(
             "the account does not have the Delegated Authentication privilege",

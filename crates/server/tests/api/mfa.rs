@@ -182,6 +182,53 @@ async fn enrol_sign_in_and_reset(app: TestApp, clock: Arc<ManualClock>) {
     let signed = b.sign_in("nia@mfa.example", PASSWORD).await;
     assert_eq!(signed.status, 303, "{}", signed.body);
     assert!(signed.headers.get("set-cookie").is_some());
+
+    // The user turns it on again, then off: the current password is required.
+    let csrf = b.get("/auth/mfa").await.hidden("csrf");
+    let setup = b.post("/auth/mfa/setup", &[("csrf", &csrf)]).await;
+    let seed = totp::seed_from_base32(code_text(&setup.body, "by hand")).unwrap();
+    let done = b
+        .post(
+            "/auth/mfa/confirm",
+            &[("csrf", &csrf), ("code", &code_at(&seed, &clock))],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let again = b.post("/auth/mfa/setup", &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, 409, "no silent re-enrolment while it is on");
+    let wrong = b
+        .post(
+            "/auth/mfa/disable",
+            &[("csrf", &csrf), ("current", "not my password")],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        b.get("/auth/mfa")
+            .await
+            .body
+            .contains("is <strong>on</strong>")
+    );
+    let off = b
+        .post(
+            "/auth/mfa/disable",
+            &[("csrf", &csrf), ("current", PASSWORD)],
+        )
+        .await;
+    assert_eq!(off.status, 303);
+    assert!(
+        b.get("/auth/mfa")
+            .await
+            .body
+            .contains("is <strong>off</strong>")
+    );
+    let (_, events) = app
+        .get(
+            &app.token,
+            &format!("/api/v1/accounts/{account}/events?asset=MFA"),
+        )
+        .await;
+    assert!(events.to_string().contains("disabled"), "{events}");
 }
 
 clock_tests!(enrol_sign_in_and_reset);
