@@ -47,6 +47,8 @@ pub struct Options {
     pub concurrency: usize,
     pub signin_requests: usize,
     pub signin_concurrency: usize,
+    /// `id_token_signed_response_alg` the sign-in client registers: RS256 or ES256.
+    pub id_token_alg: String,
     pub limit: Duration,
     /// Base URL, client id and secret of a comparison provider serving client credentials.
     pub compare: Option<(String, String, String)>,
@@ -338,7 +340,10 @@ pub async fn run(
         server,
         reqwest::Method::POST,
         &format!("/api/v1/accounts/{account_id}/oauth-clients"),
-        Some(json!({ "name": "Bench SPA", "type": "public", "redirect_uris": [REDIRECT] })),
+        Some(json!({
+            "name": "Bench SPA", "type": "public", "redirect_uris": [REDIRECT],
+            "id_token_signed_response_alg": o.id_token_alg,
+        })),
     )
     .await?;
     let spa_id = spa["client_id"].as_str().context("client id")?.to_string();
@@ -368,7 +373,10 @@ pub async fn run(
     let raw_before = raw_rate(&phc, 5.0).await?;
     progress(format!("raw argon2id: {raw_before:.1}/s"));
 
-    progress("scenario: sign-in flows");
+    progress(format!(
+        "scenario: sign-in flows ({} ID tokens)",
+        o.id_token_alg
+    ));
     let signin = {
         let (http, base, spa_id, emails) = (
             http.clone(),

@@ -57,6 +57,9 @@ struct Args {
     /// Identity suite: sign-in flows in flight at once.
     #[arg(long, default_value_t = 4)]
     signin_concurrency: usize,
+    /// Identity suite: the ID-token algorithm the sign-in client registers (RS256 or ES256).
+    #[arg(long, default_value = "RS256")]
+    signin_id_token_alg: String,
     /// Identity suite: base URL of another OpenID provider to run the client-credentials load against too.
     #[arg(long, requires_all = ["compare_client_id", "compare_client_secret"])]
     compare_url: Option<String>,
@@ -290,6 +293,7 @@ async fn identity_suite(
         concurrency: args.concurrency,
         signin_requests: args.signin_requests,
         signin_concurrency: args.signin_concurrency,
+        id_token_alg: args.signin_id_token_alg.clone(),
         limit: Duration::from_secs(args.scenario_timeout),
         compare: match (
             &args.compare_url,
