@@ -92,7 +92,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     ),
     entry("unify_phone", "Unify Phone", Vendor::Mitel, &[DA]),
     entry("single_sign_on", "Single Sign-On", Vendor::ThirdParty, &[]),
-    entry("azure_ad_sync", "Azure AD Sync", Vendor::ThirdParty, &[]),
+    entry("entra_id_sync", "Entra ID Sync", Vendor::ThirdParty, &[]),
     entry(
         "office_365",
         "Microsoft Office 365",
