@@ -23,6 +23,21 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/d
 fi
 export SKYBRIDGE_TEST_SMTPD_PYTHON="$PWD/$venv/bin/python"
 
+# scim2-tester (PyPI), the SCIM compliance checker tests/scim-compliance/check.py runs, in the same virtualenv at
+# the versions pinned in its requirements.txt; (re)installed when that file changes. It needs Python 3.11+.
+scim_req="tests/scim-compliance/requirements.txt"
+scim_stamp="$venv/.scim-requirements.sha256"
+scim_req_sum=$(sha256sum "$scim_req" | cut -d' ' -f1)
+if ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "scripts/test.sh: scim2-tester needs Python 3.11 or newer; $venv has $("$venv/bin/python" --version)" >&2
+  exit 1
+fi
+if [ "$(cat "$scim_stamp" 2>/dev/null)" != "$scim_req_sum" ] || ! "$venv/bin/python" -c 'import scim2_tester' 2>/dev/null; then
+  "$venv/bin/pip" install -q -r "$scim_req"
+  echo "$scim_req_sum" > "$scim_stamp"
+fi
+export SKYBRIDGE_TEST_SCIM_PYTHON="$PWD/$venv/bin/python"
+
 # openid-client (npm), the relying party of the OpenID Connect conformance test, at the version in the lock file.
 # It needs Node.js 20 or newer; (re)installed when node_modules is missing or the lock file changed.
 need_apt=()

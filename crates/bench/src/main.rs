@@ -7,6 +7,7 @@ mod data;
 mod identity;
 mod load;
 mod report;
+mod scim;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use reqwest::StatusCode;
 use serde::Serialize;
 use sqlx::Connection;
@@ -39,6 +41,9 @@ enum Suite {
     Admin,
     /// Sign-in flows against raw argon2id, refresh and client-credentials grants.
     Identity,
+    /// Entra ID's initial SCIM provisioning cycle replayed on one account: filter + create, update,
+    /// deprovision (the server's SCIM rate limit off).
+    Scim,
 }
 
 /// Load generator for the Skybridge server: start-up, memory, API latency and CSV export on a large data set.
@@ -67,6 +72,9 @@ struct Args {
     compare_client_id: Option<String>,
     #[arg(long)]
     compare_client_secret: Option<String>,
+    /// SCIM suite: users taken through the initial cycle (10% of them deprovisioned).
+    #[arg(long, default_value_t = 100_000)]
+    scim_users: usize,
     /// Customer accounts to seed under the Partner Account.
     #[arg(long, default_value_t = 1000)]
     accounts: usize,
@@ -83,10 +91,10 @@ struct Args {
     /// Measured requests per scenario (after a short unmeasured warm-up).
     #[arg(long, default_value_t = 2000)]
     requests: usize,
-    /// Requests in flight at once.
+    /// Requests in flight at once [SCIM suite: users in flight, default 16].
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Upper bound on each scenario's duration, in seconds.
+    /// Upper bound on each scenario's duration, in seconds [SCIM suite: each phase's, default 3600].
     #[arg(long, default_value_t = 120)]
     scenario_timeout: u64,
     /// The server binary [default: `skybridge` next to this binary, i.e. target/release/skybridge].
@@ -113,7 +121,20 @@ async fn main() -> ExitCode {
     // reqwest is built without a default TLS provider; the bench only speaks plain HTTP, but the client
     // builder wants one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let mut args = match Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    if args.suite == Suite::Scim {
+        // The SCIM scenario's own defaults: 16 connections, and phases of 100,000 users take minutes.
+        if matches.value_source("concurrency") == Some(ValueSource::DefaultValue) {
+            args.concurrency = 16;
+        }
+        if matches.value_source("scenario_timeout") == Some(ValueSource::DefaultValue) {
+            args.scenario_timeout = 3600;
+        }
+    }
     match bench(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -216,6 +237,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         progress(format!("could not remove {}: {e}", data_dir.display()));
     }
 
+    let mut failure = None;
     let (table, json) = match result? {
         Outcome::Admin(report) => {
             let report = *report;
@@ -229,12 +251,22 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             identity::table(&report),
             serde_json::json!({ "report": report }),
         ),
+        Outcome::Scim(report) => {
+            failure = report.failure();
+            (
+                scim::table(&report),
+                serde_json::json!({ "report": report }),
+            )
+        }
     };
     if args.json {
         eprintln!("{table}");
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         println!("{table}");
+    }
+    if let Some(f) = failure {
+        bail!(f);
     }
     Ok(())
 }
@@ -250,7 +282,12 @@ async fn measure(
         .timeout(Duration::from_secs(2))
         .build()?;
     progress(format!("starting {}", bin.display()));
-    let mut server = Server::start(bin, data_dir, database_url, &ready_client).await?;
+    let config = match args.suite {
+        // The benchmark measures throughput: the per-account SCIM rate limit would cap it.
+        Suite::Scim => Some(scim::SERVER_CONFIG),
+        Suite::Admin | Suite::Identity => None,
+    };
+    let mut server = Server::start(bin, data_dir, database_url, config, &ready_client).await?;
     let idle_rss = server.rss()?;
     progress(format!(
         "ready in {:.1} ms, idle RSS {:.1} MiB (pid {})",
@@ -265,6 +302,17 @@ async fn measure(
         Suite::Identity => identity_suite(args, &server, data_dir, database_url)
             .await
             .map(|r| Outcome::Identity(Box::new(r))),
+        Suite::Scim => {
+            let options = scim::Options {
+                users: args.scim_users,
+                concurrency: args.concurrency,
+                limit: Duration::from_secs(args.scenario_timeout),
+            };
+            let backend = format!("{:?}", args.backend).to_lowercase();
+            scim::run(&backend, &mut server, &options)
+                .await
+                .map(|r| Outcome::Scim(Box::new(r)))
+        }
     };
     let stopped = server.stop().await;
     let report = result?;
@@ -275,6 +323,7 @@ async fn measure(
 enum Outcome {
     Admin(Box<Report>),
     Identity(Box<identity::IdentityReport>),
+    Scim(Box<scim::ScimReport>),
 }
 
 async fn identity_suite(

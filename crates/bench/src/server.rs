@@ -51,11 +51,13 @@ fn drain<R: AsyncRead + Unpin + Send + 'static>(
 
 impl Server {
     /// Starts `bin serve` on a free port over `data_dir` (SQLite) or `database_url` (PostgreSQL) and waits
-    /// until it is ready.
+    /// until it is ready. `config`, when given, is TOML written to `data_dir/bench.toml` and passed with
+    /// `--config`: settings the suite needs beyond the defaults.
     pub async fn start(
         bin: &Path,
         data_dir: &Path,
         database_url: Option<&str>,
+        config: Option<&str>,
         http: &reqwest::Client,
     ) -> anyhow::Result<Server> {
         let port = free_port()?;
@@ -68,6 +70,11 @@ impl Server {
             .arg(data_dir);
         if let Some(url) = database_url {
             cmd.arg("--database-url").arg(url);
+        }
+        if let Some(toml) = config {
+            let path = data_dir.join("bench.toml");
+            std::fs::write(&path, toml).with_context(|| format!("writing {}", path.display()))?;
+            cmd.arg("--config").arg(path);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -32,6 +32,20 @@ pub enum AdminCommand {
     /// OpenID Connect clients (applications users sign in to).
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// SCIM provisioning (Entra ID Sync).
+    #[command(subcommand)]
+    Scim(ScimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Print the account's SCIM Tenant URL and a new secret token (shown once; the previous token stops
+    /// working at once). The account must have the Entra ID Sync integration.
+    GenerateKeys {
+        /// Account id or number.
+        #[arg(long)]
+        account: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,6 +426,17 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 &["client_id", "name", "type", "client_secret"],
             )
         }
+        AdminCommand::Scim(ScimCommand::GenerateKeys { account }) => (
+            client
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/accounts/{account}/integrations/entra_id_sync/keys"),
+                    &[],
+                    None,
+                )
+                .await?,
+            &["tenant_url", "secret_token"],
+        ),
         AdminCommand::Clients(ClientsCommand::Delete { client_id, account }) => {
             let path = format!("{}/{client_id}", clients_path(account.as_deref()));
             client.send(Method::DELETE, &path, &[], None).await?;

@@ -107,6 +107,7 @@ impl Application {
         {
             config.public_url = Some(format!("http://{}", listener.local_addr()?));
         }
+        let scim_rate = config.scim_requests_per_second;
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -118,6 +119,7 @@ impl Application {
             secrets,
             keys: Arc::default(),
             clients: Arc::default(),
+            scim_limiter: Arc::new(crate::scim::AccountLimiter::new(scim_rate)),
         };
         let mail_worker = if background {
             Some(Worker::new(
@@ -244,6 +246,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::web::router())
         .merge(crate::oidc::router())
+        .merge(crate::scim::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -56,6 +56,9 @@ pub struct Config {
     pub refresh_token_days: i64,
     /// How long a signing key signs before it is replaced (it stays published until its tokens expire).
     pub signing_key_days: i64,
+    /// Requests per second each account's SCIM endpoint accepts sustained (twice that in a burst), per node;
+    /// 0 means unlimited. Entra ID's provisioning service needs 25.
+    pub scim_requests_per_second: u32,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `skybridge_server=debug,info`.
     pub log_level: String,
@@ -86,6 +89,7 @@ impl Default for Config {
             id_token_minutes: 60,
             refresh_token_days: 30,
             signing_key_days: 30,
+            scim_requests_per_second: 200,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
         }

@@ -13,6 +13,7 @@ pub mod limiter;
 pub mod mail;
 pub mod metrics;
 pub mod oidc;
+pub mod scim;
 pub mod state;
 pub mod telemetry;
 pub mod web;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub keys: Arc<crate::oidc::keys::KeyCache>,
     /// Registered OIDC clients, briefly cached.
     pub clients: Arc<crate::oidc::client_cache::ClientCache>,
+    /// Per-account rate limit of the SCIM endpoint.
+    pub scim_limiter: Arc<crate::scim::AccountLimiter>,
 }
 
 impl AppState {

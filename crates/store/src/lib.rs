@@ -16,6 +16,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod outbox;
 pub mod roles;
+pub mod scim;
 pub mod seed;
 pub mod sessions;
 pub mod settings;

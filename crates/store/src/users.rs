@@ -186,6 +186,10 @@ pub async fn list(
             .arg(format!("{}%", like_escape(q)))
             .push(" ESCAPE '\\')");
     }
+    // Inactive users (deactivated, or set inactive by SCIM) are hidden unless the Inactive filter asks for them.
+    if filter.property != Some(PropertyFilter::Inactive) {
+        sql.push(" AND active = ").arg(true);
+    }
     match filter.property {
         None => {}
         Some(PropertyFilter::Admins) => {

@@ -351,3 +351,234 @@ pub fn smtpd_python() -> Option<String> {
         }
     }
 }
+
+// --- SCIM (Entra ID Sync) ---------------------------------------------------------------------------------
+
+/// What an account administrator pastes into Microsoft Entra ID: the Tenant URL and the Secret Token.
+#[derive(Debug, Clone)]
+pub struct ScimKeys {
+    pub tenant_url: String,
+    pub secret_token: String,
+    pub generated_at: String,
+}
+
+/// A SCIM answer: the status, the Content-Type, the headers and the decoded body (Null when empty, a String
+/// when not JSON).
+#[derive(Debug)]
+pub struct ScimResponse {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+/// Talks SCIM to one account's Tenant URL with a bearer token, as Entra ID's provisioning service does:
+/// `Content-Type: application/scim+json` on every request with a body. Paths are relative to the Tenant URL
+/// (`/Users?filter=…`); use [`url_encode`] for query values.
+#[derive(Debug, Clone)]
+pub struct ScimClient {
+    pub tenant_url: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+/// How long a test client keeps honouring `429 Retry-After` before giving up. The per-account rate limit is
+/// not what these tests are about; a test that bursts past it waits as Entra would, then fails if it must.
+const SCIM_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl ScimClient {
+    pub fn new(tenant_url: &str, token: &str) -> ScimClient {
+        ScimClient {
+            tenant_url: tenant_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The same endpoint presented with another token.
+    pub fn with_token(&self, token: &str) -> ScimClient {
+        ScimClient::new(&self.tenant_url, token)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.tenant_url)
+    }
+
+    /// Sends `body` (already serialised, any bytes) with `content_type`, as `token` (none: no Authorization).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Option<Vec<u8>>,
+    ) -> ScimResponse {
+        let started = std::time::Instant::now();
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), self.url(path))
+                .header("accept", "application/scim+json");
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = &body {
+                req = req.header("content-type", content_type).body(b.clone());
+            }
+            let resp = req.send().await.expect("SCIM request sent");
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(1)
+                    .max(1);
+                let wait = std::time::Duration::from_secs(wait);
+                assert!(
+                    started.elapsed() + wait < SCIM_RETRY_BUDGET,
+                    "{method} {path}: still rate limited after {:?}",
+                    started.elapsed()
+                );
+                eprintln!("{method} {path}: 429, retrying after {wait:?} as Retry-After asks");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let content_type = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let text = resp.text().await.expect("SCIM body read");
+            let body = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            };
+            return ScimResponse {
+                status,
+                content_type,
+                headers,
+                body,
+            };
+        }
+    }
+
+    /// Sends `body` as `application/scim+json` with this client's token.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> ScimResponse {
+        self.send_raw(
+            method,
+            path,
+            Some(&self.token),
+            "application/scim+json",
+            body.map(|b| serde_json::to_vec(b).expect("JSON body")),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> ScimResponse {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> ScimResponse {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> ScimResponse {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> ScimResponse {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> ScimResponse {
+        self.send(Method::DELETE, path, None).await
+    }
+}
+
+impl TestApp {
+    /// Adds Entra ID Sync to `account` as the partner administrator.
+    pub async fn add_scim_integration(&self, account: &str) {
+        let (status, body) = self
+            .post(
+                &self.token,
+                &format!("/api/v1/accounts/{account}/integrations"),
+                &json!({ "key": "entra_id_sync" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "adding entra_id_sync: {body}");
+    }
+
+    /// Generates (again) the SCIM keys of `account`, whose Entra ID Sync integration must exist.
+    pub async fn generate_scim_keys(&self, account: &str) -> ScimKeys {
+        let (status, body) = self
+            .call(
+                &self.token,
+                Method::POST,
+                &format!("/api/v1/accounts/{account}/integrations/entra_id_sync/keys"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "generating SCIM keys: {body}");
+        let field = |k: &str| {
+            body[k]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {k} in {body}"))
+                .to_string()
+        };
+        ScimKeys {
+            tenant_url: field("tenant_url"),
+            secret_token: field("secret_token"),
+            generated_at: field("generated_at"),
+        }
+    }
+
+    /// Adds Entra ID Sync to `account` and generates its SCIM keys.
+    pub async fn scim_keys(&self, account: &str) -> ScimKeys {
+        self.add_scim_integration(account).await;
+        self.generate_scim_keys(account).await
+    }
+
+    /// A SCIM client for the keys, as Entra ID would use them.
+    pub fn scim(&self, keys: &ScimKeys) -> ScimClient {
+        ScimClient::new(&keys.tenant_url, &keys.secret_token)
+    }
+
+    /// A new customer account provisioned through SCIM: its id and a SCIM client for it.
+    pub async fn scim_account(&self, name: &str) -> (String, ScimClient) {
+        let account = self.create_account(name).await;
+        let id = account["id"].as_str().expect("account id").to_string();
+        let keys = self.scim_keys(&id).await;
+        (id, self.scim(&keys))
+    }
+}
+
+/// Percent-encodes `s` for a query value (everything but RFC 3986 unreserved characters).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A Python interpreter with scim2-tester installed (scripts/test.sh prepares one from
+/// tests/scim-compliance/requirements.txt), for the SCIM compliance run. Under CI it must be there.
+pub fn scim_python() -> Option<String> {
+    match std::env::var("SKYBRIDGE_TEST_SCIM_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI is set but SKYBRIDGE_TEST_SCIM_PYTHON is not"
+            );
+            None
+        }
+    }
+}

@@ -334,6 +334,10 @@ async fn remove_integration(
     if !store::delete(&mut tx, &scope, &key).await? {
         return Err(ApiError::NotFound("integration"));
     }
+    if key == super::entra::KEY {
+        // Removing Entra ID Sync revokes its secret token with it.
+        skybridge_store::scim::tokens::delete(&mut tx, &scope).await?;
+    }
     let remaining: Vec<String> = store::list(&mut tx, &scope)
         .await?
         .into_iter()

@@ -1,6 +1,7 @@
 //! The admin REST API, `/api/v1`.
 
 pub mod accounts;
+pub mod entra;
 pub mod events;
 pub mod integrations;
 pub mod json;
@@ -61,6 +62,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(oauth_clients::router())
         .merge(user_mfa::router())
+        .merge(entra::router())
 }
 
 /// Resolves an account path segment (UUID or 9-digit number) to what the policy needs.

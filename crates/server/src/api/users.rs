@@ -175,16 +175,16 @@ pub async fn resolve_role(
 
 fn synced_guard(row: &UserRow, field: &str) -> ApiResult<()> {
     let source: Source = row.source.parse().unwrap_or(Source::Console);
-    if matches!(source, Source::Scim | Source::Pbx | Source::MicloudConnect) {
-        return Err(ApiError::rule(
-            Some(field),
-            format!(
-                "{field} is synced from {} and cannot be changed here",
-                source.as_str()
-            ),
-        ));
-    }
-    Ok(())
+    let from = match source {
+        Source::Scim => "SCIM (Entra ID Sync)",
+        Source::Pbx => "the PBX",
+        Source::MicloudConnect => "MiCloud Connect",
+        _ => return Ok(()),
+    };
+    Err(ApiError::rule(
+        Some(field),
+        format!("{field} is synced from {from} and cannot be changed here"),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -435,12 +435,16 @@ async fn update_user(
         );
     }
     if let Some(v) = &p.mobile {
-        set!(
-            mobile,
-            v.as_deref()
-                .map(|m| validate::e164("mobile", m))
-                .transpose()?
-        );
+        let mobile = v
+            .as_deref()
+            .map(|m| validate::e164("mobile", m))
+            .transpose()?;
+        // Entra ID owns the numbers of the users it provisions; other sources leave the mobile to admins.
+        if row.source == Source::Scim.as_str() {
+            set!(mobile, mobile, synced);
+        } else {
+            set!(mobile, mobile);
+        }
     }
     if let Some(v) = p.active {
         if !v && id == caller.principal.user_id {

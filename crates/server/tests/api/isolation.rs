@@ -256,6 +256,8 @@ const TABLE: &[Row] = &[
     account("POST",   "/api/v1/accounts/{account}/integrations/{key}/complete",     WRITERS, Obj::None),
     account("DELETE", "/api/v1/accounts/{account}/integrations/{key}",              WRITERS, Obj::None),
     account("PATCH",  "/api/v1/accounts/{account}/privileges",                      WRITERS, Obj::None),
+    account("POST",   "/api/v1/accounts/{account}/integrations/entra_id_sync/keys", WRITERS, Obj::None),
+    account("GET",    "/api/v1/accounts/{account}/users/phone-conflicts",           READERS, Obj::None),
     account("GET",    "/api/v1/accounts/{account}/oauth-clients",                   READERS, Obj::None),
     account("POST",   "/api/v1/accounts/{account}/oauth-clients",                   WRITERS, Obj::None),
     account("GET",    "/api/v1/accounts/{account}/oauth-clients/{client_id}",       READERS, Obj::Path),
@@ -1205,6 +1207,14 @@ async fn account_request(w: &World, r: &Row, who: Who, target: Target<'_>) -> Re
                 w.set_integration(&acct, "zoom", true).await;
             }
             path = format!("{}?confirm=remove", path.replace("{key}", "zoom"));
+        }
+        ("POST", "/api/v1/accounts/{account}/integrations/entra_id_sync/keys") => {
+            if own {
+                w.set_integration(&acct, "entra_id_sync", true).await;
+            }
+        }
+        ("GET", "/api/v1/accounts/{account}/users/phone-conflicts") => {
+            path = format!("{path}?phone=%2B16135550100");
         }
         ("PATCH", "/api/v1/accounts/{account}/privileges") => {
             let current = w.registry(&acct).await["privileges"]["allow_guest_access"]

@@ -17,5 +17,8 @@ mod mfa;
 mod oidc;
 mod openid_client;
 mod roles;
+mod scim_entra;
+mod scim_errors;
+mod scim_tester;
 mod smtp;
 mod users;
