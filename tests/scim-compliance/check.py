@@ -8,6 +8,10 @@ The tester drives the server through its Python API for the User and Group resou
 attributes/excludedAttributes on GET, on lists and on POST /.search, PUT, DELETE, and PATCH add, replace
 and remove of every attribute the server advertises.
 
+Two things are adjusted around the tester, each explained where it is done: phone numbers it generates are
+E.164 (`give_phone_numbers_e164_examples`), and a 429 from the per-account rate limit is waited out as Entra
+does (`RetryAfter`).
+
 Every result is printed, one per line: status, resource type, check and reason. The script exits non-zero
 when any result is neither SUCCESS nor SKIPPED, or when a SKIPPED result gives no reason. Its last line is
 `SCIM2-TESTER-SUMMARY <json>`: the counts per status and every (status, check, resource type), which

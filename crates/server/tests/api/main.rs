@@ -19,6 +19,7 @@ mod openid_client;
 mod roles;
 mod scim_entra;
 mod scim_errors;
+mod scim_limits;
 mod scim_tester;
 mod smtp;
 mod users;

@@ -87,14 +87,14 @@ pub(crate) fn assert_list(r: &ScimResponse, what: &str) {
     let total = r.body["totalResults"]
         .as_u64()
         .unwrap_or_else(|| panic!("{what}: no totalResults in {}", r.body));
+    if let Some(res) = r.body.get("Resources") {
+        assert!(res.is_array(), "{what}: {}", r.body);
+    }
     let n = resources(&r.body).len() as u64;
     assert!(n <= total, "{what}: {n} resources but totalResults {total}");
-    if total > 0 && r.body["count"].is_null() {
-        assert!(
-            r.body["Resources"].is_array(),
-            "{what}: Resources missing: {}",
-            r.body
-        );
+    // itemsPerPage is the number of resources on this page (RFC 7644 §3.4.2).
+    if let Some(per_page) = r.body.get("itemsPerPage") {
+        assert_eq!(per_page.as_u64(), Some(n), "{what}: {}", r.body);
     }
 }
 
@@ -338,6 +338,7 @@ async fn entra_keys_and_test_connection(app: TestApp) {
             let body = filter(&scim, "/Users", &f, extra).await;
             assert_eq!(body["totalResults"], 0, "{f}{extra}: {body}");
             assert!(resources(&body).is_empty(), "{body}");
+            assert_eq!(body["startIndex"], 1, "{body}");
         }
     }
     // The old doc's unquoted value (Q15).
@@ -450,8 +451,17 @@ async fn entra_create_and_query_users(app: TestApp) {
         "name": { "formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName" },
         "roles": [],
     });
-    let created = create_user(&scim, &create_body).await;
+    let r = scim.post("/Users", &create_body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_scim_json(&r, "POST /Users");
+    let created = r.body;
     let id = created["id"].as_str().unwrap().to_string();
+    // RFC 7644 §3.1: the new resource's URI in Location and in meta.location.
+    assert_eq!(
+        r.headers.get("location").and_then(|v| v.to_str().ok()),
+        created["meta"]["location"].as_str(),
+        "{created}"
+    );
     assert!(
         created["schemas"]
             .as_array()
@@ -467,11 +477,9 @@ async fn entra_create_and_query_users(app: TestApp) {
     assert_eq!(created["name"]["familyName"], "familyName");
     assert_eq!(created["meta"]["resourceType"], "User");
     assert!(created["meta"]["created"].is_string(), "{created}");
-    assert!(
-        created["meta"]["location"]
-            .as_str()
-            .is_some_and(|l| l.ends_with(&format!("/Users/{id}"))),
-        "{created}"
+    assert_eq!(
+        created["meta"]["location"],
+        format!("{}/Users/{id}", scim.tenant_url)
     );
 
     // (c) GET returns what was stored, values exactly as sent.
@@ -1738,6 +1746,7 @@ async fn entra_admin_api_refuses_scim_fields(app: TestApp) {
         ("first_name", "Changed"),
         ("last_name", "Changed"),
         ("email", "changed@contoso.com"),
+        ("mobile", "+16135550177"),
     ] {
         let (status, problem) = app
             .patch(

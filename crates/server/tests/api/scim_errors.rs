@@ -237,6 +237,14 @@ async fn scim_rejects_bad_filters(app: TestApp) {
         }
     }
 
+    // Just under the 2,048-character limit a filter is read.
+    let under = format!("userName eq \"{}\"", "a".repeat(2000));
+    let r = scim
+        .get(&format!("/Users?filter={}", url_encode(&under)))
+        .await;
+    assert_list(&r, "a 2,013-character filter");
+    assert_eq!(r.body["totalResults"], 0);
+
     // An attribute that does not exist matches nothing or is refused — never the unfiltered list.
     let r = scim
         .get(&format!(
