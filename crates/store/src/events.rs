@@ -110,18 +110,29 @@ pub async fn insert(tx: &mut Tx, event: &NewEvent, actor_name: &str, now: i64) -
             .await
             .map(|r| r.rows_affected())
     })?;
-    for tag in &event.tags {
-        let tag = tag.clone();
+    if !event.tags.is_empty() {
+        // All tags in one statement: every audited write pays for this.
+        let mut sql =
+            crate::sql::Sql::new("INSERT INTO event_tags (event_id, account_id, tag) VALUES ");
+        for (i, tag) in event.tags.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .arg(sid.clone())
+                .push(", ")
+                .arg(account.clone())
+                .push(", ")
+                .arg(tag.clone())
+                .push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
         on_conn!(tx, |c| {
-            sqlx::query(
-            "INSERT INTO event_tags (event_id, account_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-        )
-        .bind(sid.clone())
-        .bind(account.clone())
-        .bind(tag.clone())
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql.text.clone()));
+            crate::sql::bind_args!(q, sql.args.clone())
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())
         })?;
     }
     Ok(id)

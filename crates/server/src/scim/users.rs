@@ -71,21 +71,24 @@ pub async fn create(state: &AppState, t: &Tenant, body: &Value) -> Result<Respon
     let p = platform_user(&doc)?;
     let now = state.now();
     let mut tx = state.store.begin().await?;
-    // Entra retries a create whose answer it did not get: the same userName with the same externalId is that
-    // user, so the retry is answered with it (updated to what was sent) instead of a 409.
-    if p.external_id.is_some()
-        && let Some(existing) =
-            store::find(&mut tx, &t.scope, &Lookup::UserName(p.user_name.clone()))
+    if let Err(conflict) = check_unique(&mut tx, t, None, &p).await {
+        // Entra retries a create whose answer it did not get: the same userName with the same externalId is
+        // that user, so the retry is answered with it (updated to what was sent) instead of a 409.
+        let retried = match p.external_id {
+            Some(_) => store::find(&mut tx, &t.scope, &Lookup::UserName(p.user_name.clone()))
                 .await?
                 .into_iter()
-                .find(|r| r.external_id == p.external_id)
-    {
+                .find(|r| r.external_id == p.external_id),
+            None => None,
+        };
+        let Some(existing) = retried else {
+            return Err(conflict);
+        };
         let row = write(&mut tx, state, t, &existing, &doc, &p).await?;
         tx.commit().await?;
         let v = render_user(t, &row);
         return Ok(created(&v, &location(t, &row.user.id)));
     }
-    check_unique(&mut tx, t, None, &p).await?;
     let id = UserId::new();
     let user = UserRow {
         id: id.to_string(),
@@ -106,14 +109,21 @@ pub async fn create(state: &AppState, t: &Tenant, body: &Value) -> Result<Respon
         modified_at: now,
         modified_by: ACTOR_NAME.to_string(),
     };
-    store::insert(&mut tx, &t.scope, &user, &p.columns(&doc)).await?;
+    let columns = p.columns(&doc);
+    store::insert(&mut tx, &t.scope, &user, &columns).await?;
     let changed = resource::changed(KIND, &json!({}), &doc);
     audit(&mut tx, state, t, Action::Create, id, changed, &p).await?;
-    let row = store::get(&mut tx, &t.scope, id)
-        .await?
-        .ok_or_else(|| not_found(&user.id))?;
     tx.commit().await?;
-    Ok(created(&render_user(t, &row), &location(t, &user.id)))
+    let row = ScimUserRow {
+        user,
+        user_name: columns.user_name,
+        external_id: columns.external_id,
+        document: columns.document,
+        version: 1,
+        scim_created_at: now,
+        scim_modified_at: now,
+    };
+    Ok(created(&render_user(t, &row), &location(t, &row.user.id)))
 }
 
 fn location(t: &Tenant, id: &str) -> String {
@@ -150,16 +160,23 @@ async fn write(
     user.active = p.active;
     user.modified_at = now;
     user.modified_by = ACTOR_NAME.to_string();
-    store::update(tx, &t.scope, &user, &p.columns(doc)).await?;
+    let columns = p.columns(doc);
+    store::update(tx, &t.scope, &user, &columns).await?;
     if existing.user.active && !p.active {
         // Deactivated in Entra: signed out and its tokens revoked at once, as when an admin deactivates.
         skybridge_store::sessions::delete_for_user(tx, &t.scope, id).await?;
         skybridge_store::oauth::grants::revoke_for_user(tx, &t.scope, id, now).await?;
     }
     audit(tx, state, t, Action::Edit, id, changed, p).await?;
-    store::get(tx, &t.scope, id)
-        .await?
-        .ok_or_else(|| not_found(&existing.user.id))
+    Ok(ScimUserRow {
+        user,
+        user_name: columns.user_name,
+        external_id: columns.external_id,
+        document: columns.document,
+        version: existing.version + 1,
+        scim_created_at: existing.scim_created_at,
+        scim_modified_at: now,
+    })
 }
 
 pub async fn replace(
