@@ -75,6 +75,9 @@ struct Args {
     /// SCIM suite: users taken through the initial cycle (10% of them deprovisioned).
     #[arg(long, default_value_t = 100_000)]
     scim_users: usize,
+    /// SCIM suite: on a PostgreSQL server with autovacuum off, do not run autovacuum's checks from the bench.
+    #[arg(long)]
+    scim_no_autovacuum_standin: bool,
     /// Customer accounts to seed under the Partner Account.
     #[arg(long, default_value_t = 1000)]
     accounts: usize,
@@ -307,6 +310,8 @@ async fn measure(
                 users: args.scim_users,
                 concurrency: args.concurrency,
                 limit: Duration::from_secs(args.scenario_timeout),
+                postgres_url: database_url.map(str::to_string),
+                autovacuum_standin: !args.scim_no_autovacuum_standin,
             };
             let backend = format!("{:?}", args.backend).to_lowercase();
             scim::run(&backend, &mut server, &options)

@@ -115,6 +115,10 @@ pub struct Options {
     pub concurrency: usize,
     /// Upper bound on each phase's duration.
     pub limit: Duration,
+    /// The PostgreSQL database the server runs on, if it does.
+    pub postgres_url: Option<String>,
+    /// On a PostgreSQL server with autovacuum off, do autovacuum's work from the bench (see [`Autovacuum`]).
+    pub autovacuum_standin: bool,
 }
 
 /// One phase, or all of them together: HTTP requests, not users.
@@ -169,6 +173,8 @@ pub struct ScimReport {
     pub rss_flat: bool,
     /// Users through the initial cycle (filter + create) per minute.
     pub users_per_minute: f64,
+    /// On PostgreSQL: whether the server's autovacuum ran, or what the bench did in its place.
+    pub autovacuum: Option<String>,
 }
 
 impl ScimReport {
@@ -467,6 +473,88 @@ impl Sampler {
     }
 }
 
+/// autovacuum's defaults (PostgreSQL 15): a database is visited every `autovacuum_naptime`; a table is
+/// analyzed after 50 + 10% of its rows changed, vacuumed after 50 + 20% dead rows or 1,000 + 20% inserted.
+const NAPTIME: Duration = Duration::from_secs(60);
+const AUTOVACUUM_CHECK: &str = "SELECT s.relname::text, s.n_mod_since_analyze, s.n_dead_tup, s.n_ins_since_vacuum, \
+     GREATEST(c.reltuples, 0)::float8 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid";
+
+/// autovacuum, done by the bench on a PostgreSQL server that has it switched off (CI machines do, to keep
+/// test databases quiet). Without it nothing ever analyzes the tables: the plans the server's connections
+/// cached while the account was empty stay in force and walk every user of the account per lookup. The
+/// admin suite's `settle` (VACUUM ANALYZE after seeding) stands in for autovacuum the same way.
+struct Autovacuum {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<anyhow::Result<Vec<String>>>,
+}
+
+impl Autovacuum {
+    /// Starts the stand-in when the server's autovacuum is off; `None` when it is on.
+    async fn start(url: &str) -> anyhow::Result<Option<Autovacuum>> {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(url)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
+        let (setting,): (String,) = sqlx::query_as("SHOW autovacuum")
+            .fetch_one(&mut conn)
+            .await?;
+        if setting == "on" {
+            conn.close().await?;
+            return Ok(None);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let mut done = Vec::new();
+                let mut next = started + NAPTIME;
+                while !stop.load(Ordering::Relaxed) {
+                    if Instant::now() < next {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    next += NAPTIME;
+                    let rows: Vec<(String, i64, i64, i64, f64)> = sqlx::query_as(AUTOVACUUM_CHECK)
+                        .fetch_all(&mut conn)
+                        .await?;
+                    for (table, modified, dead, inserted, tuples) in rows {
+                        let analyze = modified as f64 > 50.0 + 0.1 * tuples;
+                        let vacuum = dead as f64 > 50.0 + 0.2 * tuples
+                            || inserted as f64 > 1000.0 + 0.2 * tuples;
+                        let what = match (vacuum, analyze) {
+                            (true, true) => "VACUUM (ANALYZE)",
+                            (true, false) => "VACUUM",
+                            (false, true) => "ANALYZE",
+                            (false, false) => continue,
+                        };
+                        let t = Instant::now();
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "{what} \"{}\"",
+                            table.replace('"', "\"\"")
+                        )))
+                        .execute(&mut conn)
+                        .await?;
+                        done.push(format!(
+                            "{what} {table} at {:.0} s ({:.2} s)",
+                            started.elapsed().as_secs_f64(),
+                            t.elapsed().as_secs_f64()
+                        ));
+                    }
+                }
+                conn.close().await?;
+                Ok(done)
+            })
+        };
+        Ok(Some(Autovacuum { stop, task }))
+    }
+
+    async fn finish(self) -> anyhow::Result<Vec<String>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await?
+    }
+}
+
 /// CPU seconds of the server and of this process.
 fn cpu(server: &Server) -> anyhow::Result<(f64, f64)> {
     Ok((
@@ -616,6 +704,16 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
         }
     }
     server.check_alive()?;
+
+    let autovacuum = match &o.postgres_url {
+        Some(url) if o.autovacuum_standin => Autovacuum::start(url).await?,
+        _ => None,
+    };
+    if autovacuum.is_some() {
+        progress(
+            "autovacuum is off on the PostgreSQL server: the bench runs its default checks every 60 s",
+        );
+    }
 
     let rss_start = server.rss()?;
     progress(format!("server RSS at the start {:.1} MiB", mib(rss_start)));
@@ -773,6 +871,24 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
     all.extend(s);
 
     let (rss_max, rss_samples) = sampler.finish().await;
+    let autovacuum = match (autovacuum, &o.postgres_url) {
+        (Some(a), _) => {
+            let done = a.finish().await?;
+            Some(format!(
+                "off on the server; the bench ran autovacuum's default checks every 60 s: {}",
+                if done.is_empty() {
+                    "nothing due".to_string()
+                } else {
+                    done.join(", ")
+                }
+            ))
+        }
+        (None, Some(_)) if !o.autovacuum_standin => {
+            Some("not stood in for (--scim-no-autovacuum-standin)".to_string())
+        }
+        (None, Some(_)) => Some("on (the server's own)".to_string()),
+        (None, None) => None,
+    };
     let hwm = server.hwm()?;
     all.sort_unstable();
     let errors = phases.iter().map(|p| p.errors).sum();
@@ -825,6 +941,7 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
         rss_growth_second_half_mib: growth,
         rss_flat,
         users_per_minute,
+        autovacuum,
     })
 }
 
@@ -841,6 +958,9 @@ pub fn table(r: &ScimReport) -> String {
          server SCIM rate limit {} — throughput measured, not Entra's pace",
         r.users, r.deprovisioned, r.concurrency, r.rate_limit
     );
+    if let Some(a) = &r.autovacuum {
+        let _ = writeln!(t, "PostgreSQL autovacuum: {a}");
+    }
     let _ = writeln!(t);
     let _ = writeln!(
         t,

@@ -17,6 +17,7 @@ mod mfa;
 mod oidc;
 mod openid_client;
 mod roles;
+mod scim_concurrency;
 mod scim_entra;
 mod scim_errors;
 mod scim_limits;

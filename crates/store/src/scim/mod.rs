@@ -2,5 +2,6 @@
 //! with the same id plus its SCIM document) and groups with members.
 
 pub mod groups;
+pub mod save;
 pub mod tokens;
 pub mod users;

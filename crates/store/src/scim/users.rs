@@ -139,44 +139,26 @@ pub async fn conflict(
 ) -> Result<Option<&'static str>> {
     let account = scope.account_id().to_string();
     let except = u.except.map(|id| id.to_string()).unwrap_or_default();
-    let phone = |i: usize| u.phones.get(i).map(|(_, n)| n.to_string());
+    let phones: Vec<(&'static str, String)> =
+        u.phones.iter().map(|(a, n)| (*a, n.to_string())).collect();
+    let phone = |i: usize| phones.get(i).map(|(_, n)| n.clone());
     let (p1, p2) = (phone(0), phone(1));
-    let (a, b, c, d, e): (bool, bool, bool, bool, bool) = on_conn!(db, |conn| {
-        sqlx::query_as(
-        "SELECT \
-           EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND user_name_key = $3 AND user_id <> $2) \
-             OR EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND login_id = $4 AND id <> $2), \
-           EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND external_id = $5 AND user_id <> $2), \
-           EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND email_key = $6 AND id <> $2), \
-           EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND mobile = $7 AND id <> $2) \
-             OR EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND work_phone = $7 AND user_id <> $2), \
-           EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND mobile = $8 AND id <> $2) \
-             OR EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND work_phone = $8 AND user_id <> $2)"
-    )
-    .bind(account.clone())
-    .bind(except.clone())
-    .bind(u.user_name.to_lowercase())
-    .bind(u.user_name.to_string())
-    .bind(u.external_id.map(str::to_string))
-    .bind(u.email.to_lowercase())
-    .bind(p1.clone())
-    .bind(p2.clone())
-    .fetch_one(&mut *conn)
-    .await
-    })?;
-    Ok(if a {
-        Some("userName")
-    } else if b {
-        Some("externalId")
-    } else if c {
-        Some("emails[type eq \"work\"].value")
-    } else if d {
-        u.phones.first().map(|(attr, _)| *attr)
-    } else if e {
-        u.phones.get(1).map(|(attr, _)| *attr)
-    } else {
-        None
-    })
+    let found: (bool, bool, bool, bool, bool) =
+        on_conn!(db, |conn| sqlx::query_as(super::save::conflict_sql())
+            .bind(account.clone())
+            .bind(except.clone())
+            .bind(u.user_name.to_lowercase())
+            .bind(u.user_name.to_string())
+            .bind(u.external_id.map(str::to_string))
+            .bind(u.email.to_lowercase())
+            .bind(p1.clone())
+            .bind(p2.clone())
+            .fetch_one(&mut *conn)
+            .await)?;
+    Ok(super::save::first_conflict(
+        [found.0, found.1, found.2, found.3, found.4],
+        &phones,
+    ))
 }
 
 /// Creates the platform user and its SCIM row.
@@ -240,6 +222,41 @@ pub async fn update(
         return Err(StoreError::corrupt("scim user without its row"));
     }
     Ok(())
+}
+
+/// [`update`] if the SCIM row is still at `version`; `false` (nothing written) when it is not.
+pub async fn update_if(
+    tx: &mut Tx,
+    scope: &AccountScope,
+    user: &UserRow,
+    s: &ScimColumns,
+    version: i64,
+) -> Result<bool> {
+    let (account, id, s) = (scope.account_id().to_string(), user.id.clone(), s.clone());
+    let now = user.modified_at;
+    let n = on_conn!(tx, |c| sqlx::query(
+        "UPDATE scim_users SET user_name = $3, user_name_key = $4, external_id = $5, work_phone = $6, mobile = $7, \
+         document = $8, version = version + 1, modified_at = $9 WHERE account_id = $1 AND user_id = $2 AND version = $10"
+    )
+    .bind(account.clone())
+    .bind(id.clone())
+    .bind(s.user_name.clone())
+    .bind(s.user_name.to_lowercase())
+    .bind(s.external_id.clone())
+    .bind(s.work_phone.clone())
+    .bind(s.mobile.clone())
+    .bind(s.document.clone())
+    .bind(now)
+    .bind(version)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(on_unique(DUPLICATE))?;
+    if n == 0 {
+        return Ok(false);
+    }
+    platform::update(tx, scope, user).await?;
+    Ok(true)
 }
 
 /// Sets only `active` (and ends nothing: the caller revokes sessions and grants).
