@@ -10,7 +10,7 @@ use rusqlite::named_params;
 use skybridge_domain::event::NewEvent;
 use skybridge_domain::policy::AccountScope;
 
-use super::users::{ScimColumns, Uniques, conflict};
+use super::users::ScimColumns;
 use crate::events::{EventValues, INSERT_COLUMNS};
 use crate::users::{COLUMNS, UserRow};
 use crate::{Result, Store, StoreError};
@@ -49,9 +49,16 @@ const CONFLICT_SQL: &str = "SELECT \
    EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND mobile = $8 AND id <> $2) \
      OR EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND work_phone = $8 AND user_id <> $2)";
 
-pub(crate) fn conflict_sql() -> &'static str {
-    CONFLICT_SQL
-}
+/// [`CONFLICT_SQL`] with its answers named a–e, for use as a CTE.
+const CONFLICT_SQL_NAMED: &str = "SELECT \
+   (EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND user_name_key = $3 AND user_id <> $2) \
+     OR EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND login_id = $4 AND id <> $2)) AS a, \
+   EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND external_id = $5 AND user_id <> $2) AS b, \
+   EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND email_key = $6 AND id <> $2) AS c, \
+   (EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND mobile = $7 AND id <> $2) \
+     OR EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND work_phone = $7 AND user_id <> $2)) AS d, \
+   (EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND mobile = $8 AND id <> $2) \
+     OR EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND work_phone = $8 AND user_id <> $2)) AS e";
 
 /// Which attribute the five answers of [`CONFLICT_SQL`] name, first one first.
 pub(crate) fn first_conflict(
@@ -74,7 +81,7 @@ pub async fn save(store: &Store, scope: &AccountScope, s: Save) -> Result<Saved>
         Store::Sqlite(..) => save_sqlite(store, scope, s).await,
         Store::Postgres(pool) => {
             let created = s.expected_version.is_none();
-            let saved = save_tx(store, scope, s).await?;
+            let saved = save_pg(pool, scope, s).await?;
             if created && saved == Saved::Done {
                 refresh_statistics(pool);
             }
@@ -98,42 +105,117 @@ fn refresh_statistics(pool: &sqlx::PgPool) {
     }
     let pool = pool.clone();
     tokio::spawn(async move {
-        if let Err(e) = sqlx::query("ANALYZE users, scim_users").execute(&pool).await {
+        if let Err(e) = sqlx::query("ANALYZE users, scim_users")
+            .execute(&pool)
+            .await
+        {
             tracing::warn!(error = %e, "ANALYZE after SCIM inserts failed");
         }
     });
 }
 
-async fn save_tx(store: &Store, scope: &AccountScope, s: Save) -> Result<Saved> {
-    let mut tx = store.begin().await?;
-    let phones: Vec<(&'static str, &str)> =
-        s.phones.iter().map(|(a, n)| (*a, n.as_str())).collect();
-    let uniques = Uniques {
-        except: s.expected_version.and_then(|_| s.user.user_id().ok()),
-        user_name: &s.columns.user_name,
-        external_id: s.columns.external_id.as_deref(),
-        email: &s.user.email,
-        phones,
+/// The users row columns a create writes, after the conflict check's `$1`–`$8`.
+const PG_USER_VALUES: &str = "$9, $1, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
+     $25, $6";
+
+/// PostgreSQL: the whole write as one statement (atomic on its own), one round trip instead of seven. The
+/// conflict check reads the statement's snapshot; the unique indexes stand behind it for writes racing it.
+async fn save_pg(pool: &sqlx::PgPool, scope: &AccountScope, s: Save) -> Result<Saved> {
+    let account = scope.account_id().to_string();
+    let u = &s.user;
+    let c = &s.columns;
+    let e = EventValues::new(&s.event, &s.actor_name, u.modified_at);
+    let except = if s.expected_version.is_some() {
+        u.id.clone()
+    } else {
+        String::new()
     };
-    if let Some(attr) = conflict(&mut tx, scope, &uniques).await? {
+    let phone = |i: usize| s.phones.get(i).map(|(_, n)| n.clone());
+    let write = match s.expected_version {
+        None => format!(
+            "iu AS (INSERT INTO users ({COLUMNS}, name_key, email_key) SELECT {PG_USER_VALUES} \
+               WHERE NOT (SELECT a OR b OR c OR d OR e FROM conflict) RETURNING id), \
+             w AS (INSERT INTO scim_users (user_id, account_id, user_name, user_name_key, external_id, work_phone, \
+               mobile, document, version, created_at, modified_at) \
+               SELECT id, $1, $4, $3, $5, $26, $27, $28, 1, $22, $22 FROM iu RETURNING user_id)"
+        ),
+        Some(_) => "w AS (UPDATE scim_users SET user_name = $4, user_name_key = $3, external_id = $5, \
+               work_phone = $26, mobile = $27, document = $28, version = version + 1, modified_at = $23 \
+               WHERE account_id = $1 AND user_id = $9 AND version = $44 \
+               AND NOT (SELECT a OR b OR c OR d OR e FROM conflict) RETURNING user_id), \
+             uu AS (UPDATE users SET first_name = $10, last_name = $11, display_name = $12, name_key = $25, \
+               email = $13, email_key = $6, login_id = $14, mobile = $15, extension = $16, role = $17, \
+               registered = $18, active = $20, restricted_manager = $21, modified_at = $23, modified_by = $24 \
+               WHERE account_id = $1 AND id IN (SELECT user_id FROM w)), \
+             ds AS (DELETE FROM sessions WHERE $45 AND account_id = $1 AND user_id IN (SELECT user_id FROM w)), \
+             dg AS (UPDATE oauth_grants SET revoked_at = $23 WHERE $45 AND account_id = $1 \
+               AND user_id IN (SELECT user_id FROM w) AND revoked_at IS NULL)"
+            .to_string(),
+    };
+    let sql = format!(
+        "WITH conflict AS ({CONFLICT_SQL_NAMED}), {write}, \
+         ev AS (INSERT INTO events ({INSERT_COLUMNS}) SELECT $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
+           $39, $40, $41, $42 FROM w), \
+         tg AS (INSERT INTO event_tags (event_id, account_id, tag) SELECT $29, $30, t FROM w, unnest($43::text[]) t \
+           ON CONFLICT DO NOTHING) \
+         SELECT (SELECT count(*) FROM w) AS n, a, b, c, d, e FROM conflict"
+    );
+    let row: (i64, bool, bool, bool, bool, bool) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account.clone()) // $1
+        .bind(except) // $2
+        .bind(c.user_name.to_lowercase()) // $3
+        .bind(c.user_name.clone()) // $4
+        .bind(c.external_id.clone()) // $5
+        .bind(u.email.to_lowercase()) // $6
+        .bind(phone(0)) // $7
+        .bind(phone(1)) // $8
+        .bind(u.id.clone()) // $9
+        .bind(u.first_name.clone()) // $10
+        .bind(u.last_name.clone()) // $11
+        .bind(u.display_name.clone()) // $12
+        .bind(u.email.clone()) // $13
+        .bind(u.login_id.clone()) // $14
+        .bind(u.mobile.clone()) // $15
+        .bind(u.extension.clone()) // $16
+        .bind(u.role.clone()) // $17
+        .bind(u.registered) // $18
+        .bind(u.source.clone()) // $19
+        .bind(u.active) // $20
+        .bind(u.restricted_manager) // $21
+        .bind(u.created_at) // $22
+        .bind(u.modified_at) // $23
+        .bind(u.modified_by.clone()) // $24
+        .bind(u.display_name.to_lowercase()) // $25
+        .bind(c.work_phone.clone()) // $26
+        .bind(c.mobile.clone()) // $27
+        .bind(c.document.clone()) // $28
+        .bind(e.id.clone()) // $29
+        .bind(e.account_id.clone()) // $30
+        .bind(e.occurred_at) // $31
+        .bind(e.actor_kind) // $32
+        .bind(e.actor_id.clone()) // $33
+        .bind(e.actor_name.clone()) // $34
+        .bind(e.action) // $35
+        .bind(e.event_type) // $36
+        .bind(e.asset) // $37
+        .bind(e.asset_id.clone()) // $38
+        .bind(e.properties_changed.clone()) // $39
+        .bind(e.core_details.clone()) // $40
+        .bind(e.extra_details.clone()) // $41
+        .bind(e.tags.clone()) // $42
+        .bind(s.event.tags.clone()) // $43
+        .bind(s.expected_version.unwrap_or(0)) // $44
+        .bind(s.deactivate) // $45
+        .fetch_one(pool)
+        .await
+        .map_err(crate::error::on_unique(
+            "a user with one of these attribute values in the account",
+        ))?;
+    let (n, a, b, cc, d, ee) = row;
+    if let Some(attr) = first_conflict([a, b, cc, d, ee], &s.phones) {
         return Ok(Saved::Conflict(attr));
     }
-    let id = s.user.user_id()?;
-    match s.expected_version {
-        None => super::users::insert(&mut tx, scope, &s.user, &s.columns).await?,
-        Some(v) => {
-            if !super::users::update_if(&mut tx, scope, &s.user, &s.columns, v).await? {
-                return Ok(Saved::Stale);
-            }
-        }
-    }
-    if s.deactivate {
-        crate::sessions::delete_for_user(&mut tx, scope, id).await?;
-        crate::oauth::grants::revoke_for_user(&mut tx, scope, id, s.user.modified_at).await?;
-    }
-    crate::events::insert(&mut tx, &s.event, &s.actor_name, s.user.modified_at).await?;
-    tx.commit().await?;
-    Ok(Saved::Done)
+    Ok(if n == 1 { Saved::Done } else { Saved::Stale })
 }
 
 async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Saved> {
