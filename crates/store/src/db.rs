@@ -101,11 +101,27 @@ impl Tx {
     }
 }
 
+/// `localhost`, a 127.0.0.0/8 or `::1` address, or a Unix socket directory.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `url`: `sqlite://path` or `postgres://…`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url)?;
+            let mut opts = PgConnectOptions::from_str(url)?;
+            // On loopback TLS protects nothing (the bytes never leave the host) and costs both ends CPU on
+            // every statement; libpq's default "prefer" would negotiate it anyway. An explicit sslmode wins.
+            if !url.to_ascii_lowercase().contains("sslmode=") && is_loopback(opts.get_host()) {
+                opts = opts.ssl_mode(sqlx::postgres::PgSslMode::Disable);
+            }
             Self::connect_postgres(opts, max_connections).await
         } else {
             let opts = SqliteConnectOptions::from_str(url)?
@@ -251,6 +267,28 @@ impl Store {
                 p.close().await
             }
             Store::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "/var/run/postgresql",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in ["db.example.com", "10.0.0.5", "192.168.1.1", "::2"] {
+            assert!(!is_loopback(h), "{h}");
         }
     }
 }
