@@ -96,6 +96,17 @@ fn whole(
                     seen.push(t);
                 }
             }
+            if attr.name == "members" {
+                // Members are told apart by id alone; a set keeps a large group's PATCH linear.
+                let mut ids: std::collections::HashSet<String> =
+                    list.iter().filter_map(member_id).collect();
+                for e in added {
+                    if member_id(&e).is_none_or(|id| ids.insert(id)) {
+                        list.push(e);
+                    }
+                }
+                return Ok(());
+            }
             for e in added {
                 add_element(list, attr, e);
             }
@@ -104,7 +115,15 @@ fn whole(
         // Entra removes members with `"value":[{"value":id}]`: only those go;
         // a given value never means "all".
         (OpKind::Remove, Some(v)) => {
-            for gone in elements(attr, v)? {
+            let gone = elements(attr, v)?;
+            if attr.name == "members" && gone.iter().all(|g| g.len() == 1 && member_id(g).is_some())
+            {
+                let ids: std::collections::HashSet<String> =
+                    gone.iter().filter_map(member_id).collect();
+                list.retain(|e| member_id(e).is_none_or(|id| !ids.contains(&id)));
+                return Ok(());
+            }
+            for gone in gone {
                 list.retain(|e| !gone.iter().all(|(k, v)| e.get(k) == Some(v)));
             }
         }
@@ -142,6 +161,10 @@ fn add_element(list: &mut Vec<Element>, attr: &Attr, new: Element) {
         }
     };
     demote_others(list, idx);
+}
+
+fn member_id(e: &Element) -> Option<String> {
+    e.get("value").and_then(Value::as_str).map(str::to_string)
 }
 
 fn type_of(e: &Element) -> Option<String> {

@@ -19,9 +19,11 @@ pub(crate) fn attribute(attr: &'static Attr, v: &Value, label: &str) -> Result<O
             single => vec![single],
         };
         let mut out: Vec<Value> = Vec::with_capacity(items.len());
+        // Duplicates dropped in linear time: a group may list tens of thousands of members.
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
         for item in items {
             if let Some(item) = element(attr, item, label)?
-                && !out.contains(&item)
+                && seen.insert(item.to_string())
             {
                 out.push(item);
             }

@@ -9,7 +9,7 @@ use skybridge_domain::account::AccountKind;
 use skybridge_domain::event::{Action, NewEvent};
 use skybridge_domain::integration::IntegrationError;
 use skybridge_domain::permissions::{Feature, Verb};
-use skybridge_domain::policy::AccountScope;
+use skybridge_domain::policy::{AccountScope, authorize};
 use skybridge_store::Tx;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -97,6 +97,16 @@ async fn generate_keys(
     )
     .await?;
     ensure_active(&target)?;
+    // The token creates, changes and deletes users and can grant the Account Admin role through SCIM: only
+    // someone who may do all of that by hand may mint it.
+    for (feature, verb) in [
+        (Feature::Users, Verb::Add),
+        (Feature::Users, Verb::Edit),
+        (Feature::Users, Verb::Delete),
+        (Feature::Roles, Verb::Assign),
+    ] {
+        authorize(&caller.principal, &target, feature, verb)?;
+    }
     if target.kind == AccountKind::Partner {
         return Err(ApiError::rule(
             None,
@@ -151,13 +161,27 @@ async fn phone_conflicts(
     Path(account): Path<String>,
     Params(q): Params<ConflictQuery>,
 ) -> ApiResult<Json<PhoneConflicts>> {
-    let phone = q
+    let raw = q
         .phone
         .as_deref()
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::bad("phone", "This field is required"))?
-        .to_string();
+        .ok_or_else(|| ApiError::bad("phone", "This field is required"))?;
+    // Numbers are kept in E.164. Spacing and punctuation are dropped, and a leading `+` that arrived unencoded
+    // in the query (and so as a space, trimmed away) is put back.
+    let mut phone: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    if !phone.starts_with('+') {
+        phone.insert(0, '+');
+    }
+    if !skybridge_scim::resource::is_e164(&phone) {
+        return Err(ApiError::bad(
+            "phone",
+            "must be an E.164 number such as +16135922122",
+        ));
+    }
     let mut db = state.store.handle().await?;
     let (_, scope) = authorized(&mut db, &caller, &account, Feature::Users, Verb::View).await?;
     let holders = skybridge_store::scim::users::phone_holders(&mut db, &scope, &phone).await?;

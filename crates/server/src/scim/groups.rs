@@ -8,8 +8,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use skybridge_domain::event::{Action, Actor, NewEvent};
 use skybridge_scim::{ResourceKind, ScimError, patch, resource};
-use skybridge_store::Tx;
 use skybridge_store::scim::groups::{self as store, GroupRow, Lookup};
+use skybridge_store::{Exec, Tx};
 
 use super::Tenant;
 use super::mapping::{group_document, group_with_members, render_group};
@@ -18,6 +18,8 @@ use super::reply::{Fail, created, json, no_content};
 use crate::state::AppState;
 
 const KIND: ResourceKind = ResourceKind::Group;
+/// Attempts of a PATCH that keeps meeting a concurrent change of the same group.
+const ATTEMPTS: usize = 10;
 
 fn normal_id(id: &str) -> Result<String, Fail> {
     id.parse::<uuid::Uuid>()
@@ -177,7 +179,7 @@ async fn write(
     audit(tx, state, t, Action::Edit, &row.id, &name, changed).await
 }
 
-async fn load(tx: &mut Tx, t: &Tenant, id: &str) -> Result<(GroupRow, Value), Fail> {
+async fn load(tx: &mut impl Exec, t: &Tenant, id: &str) -> Result<(GroupRow, Value), Fail> {
     let gid = normal_id(id)?;
     let row = store::get(tx, &t.scope, &gid)
         .await?
@@ -202,15 +204,31 @@ pub async fn replace(
     Ok(json(StatusCode::OK, &v))
 }
 
-/// PATCH answers 204: Entra advises against returning every member of a large group.
+/// PATCH answers 204: Entra advises against returning every member of a large group. The PATCH is worked out
+/// before the write transaction opens (a large group's member list is big); the write goes ahead only if the
+/// group is still at the version read, else it is redone.
 pub async fn patch(state: &AppState, t: &Tenant, id: &str, body: &Value) -> Result<Response, Fail> {
-    let mut tx = state.store.begin().await?;
-    let (row, before) = load(&mut tx, t, id).await?;
-    let mut doc = before.clone();
-    patch::apply(KIND, &mut doc, body)?;
-    write(&mut tx, state, t, &row, &before, &doc).await?;
-    tx.commit().await?;
-    Ok(no_content())
+    for _ in 0..ATTEMPTS {
+        let (row, before) = load(&mut state.store.handle().await?, t, id).await?;
+        let mut doc = before.clone();
+        patch::apply(KIND, &mut doc, body)?;
+        let mut tx = state.store.begin().await?;
+        let current = store::get(&mut tx, &t.scope, &row.id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        if current.version != row.version {
+            continue;
+        }
+        write(&mut tx, state, t, &row, &before, &doc).await?;
+        tx.commit().await?;
+        return Ok(no_content());
+    }
+    Err(ScimError::new(
+        409,
+        None,
+        "the group keeps changing concurrently; retry the request",
+    )
+    .into())
 }
 
 pub async fn delete(state: &AppState, t: &Tenant, id: &str) -> Result<Response, Fail> {

@@ -66,16 +66,18 @@ async fn handle(
 
 async fn serve(state: &AppState, peer: SocketAddr, req: Request) -> Result<Response, Fail> {
     let now = state.now();
-    if let Some(retry) = state.auth_failures.blocked(peer.ip(), now) {
-        return Err(Fail::TooMany(retry));
-    }
     let segments = segments(req.uri().path())?;
     let Some((account, rest)) = segments.split_first() else {
         return Err(Fail::Scim(ScimError::not_found("no account in the URL")));
     };
     let tenant = match authenticate(state, account, req.headers().get(AUTHORIZATION)).await? {
         Some(t) => t,
+        // Failures are throttled per address, but a valid token is never refused for them: Entra calls from
+        // addresses all its tenants share, and one customer's stale token must not stop another's sync.
         None => {
+            if let Some(retry) = state.auth_failures.blocked(peer.ip(), now) {
+                return Err(Fail::TooMany(retry));
+            }
             state.auth_failures.record_failure(peer.ip(), now);
             return Err(Fail::Unauthorized);
         }

@@ -174,7 +174,13 @@ async fn update(
         user.email = p.email.clone();
         user.login_id = Some(p.user_name.clone());
         user.mobile = p.mobile.clone();
-        if let Some(role) = p.role {
+        // The role follows Entra only when Entra changed it, and only between the two roles it can name: an
+        // admin's promotion in the console survives the next PATCH of a title, and a custom role is never
+        // overwritten.
+        if let Some(role) = p.role
+            && changed.iter().any(|c| c == "roles")
+            && matches!(existing.user.role.as_str(), "user" | "account_admin")
+        {
             user.role = role.to_string();
         }
         user.active = p.active;

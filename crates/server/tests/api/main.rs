@@ -21,6 +21,7 @@ mod scim_concurrency;
 mod scim_entra;
 mod scim_errors;
 mod scim_limits;
+mod scim_rights;
 mod scim_tester;
 mod smtp;
 mod users;

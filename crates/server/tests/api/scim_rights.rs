@@ -1,0 +1,121 @@
+//! What the SCIM keys stand for, and what SCIM may change: minting the token takes the rights the token
+//! exercises, a console role change survives Entra's next update, and the phone-number search takes a number
+//! however it arrives.
+
+use serde_json::json;
+use skybridge_testkit::reqwest::Method;
+use skybridge_testkit::{TestApp, backend_tests};
+
+backend_tests!(
+    generating_keys_takes_user_and_role_rights,
+    scim_changes_the_role_only_when_entra_changes_it,
+    phone_search_normalises_the_number
+);
+
+async fn generating_keys_takes_user_and_role_rights(app: TestApp) {
+    let account = app.create_account("Narrow rights").await;
+    let aid = account["id"].as_str().unwrap().to_string();
+    app.add_scim_integration(&aid).await;
+    let (status, role) = app
+        .post(
+            &app.token,
+            "/api/v1/roles",
+            &json!({ "name": "Integrator", "base": "account_admin",
+                     "permissions": ["integrations.view", "integrations.add", "integrations.edit", "users.view"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{role}");
+    let rid = role["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .put(&app.token, &format!("/api/v1/roles/{rid}/accounts/{aid}"))
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let (_, token) = app
+        .create_user(&aid, "integrator@narrow.example", &rid)
+        .await;
+    // May configure integrations, but not create, change and delete users or grant roles: no SCIM token.
+    let (status, body) = app
+        .call(
+            &token,
+            Method::POST,
+            &format!("/api/v1/accounts/{aid}/integrations/entra_id_sync/keys"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    // The partner administrator may.
+    let keys = app.generate_scim_keys(&aid).await;
+    assert!(keys.secret_token.starts_with("sbscim_"));
+}
+
+async fn scim_changes_the_role_only_when_entra_changes_it(app: TestApp) {
+    let (aid, scim) = app.scim_account("Roles kept").await;
+    let created = scim
+        .post(
+            "/Users",
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "promoted@contoso.com",
+                "emails": [{ "type": "work", "value": "promoted@contoso.com", "primary": true }],
+                "displayName": "Promoted",
+                "roles": [{ "primary": true, "value": "User" }],
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let user_path = format!("/api/v1/accounts/{aid}/users/{id}");
+    let (status, body) = app
+        .patch(&app.token, &user_path, &json!({ "role": "account_admin" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let patch = |ops: serde_json::Value| {
+        let scim = scim.clone();
+        let id = id.clone();
+        async move {
+            let r = scim
+                .patch(
+                    &format!("/Users/{id}"),
+                    &json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops }),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    };
+    // Entra updates the title: the console's promotion stands.
+    patch(json!([{ "op": "Replace", "path": "title", "value": "Lead" }])).await;
+    let (_, user) = app.get(&app.token, &user_path).await;
+    assert_eq!(user["role"], "account_admin", "{user}");
+    // Entra changes the role itself: it follows.
+    patch(json!([{ "op": "Replace", "path": "roles", "value": [{ "primary": true, "value": "Account Admin" }] }]))
+        .await;
+    patch(json!([{ "op": "Replace", "path": "roles", "value": [{ "primary": true, "value": "User" }] }])).await;
+    let (_, user) = app.get(&app.token, &user_path).await;
+    assert_eq!(user["role"], "user", "{user}");
+}
+
+async fn phone_search_normalises_the_number(app: TestApp) {
+    let (aid, scim) = app.scim_account("Phones").await;
+    let created = scim
+        .post(
+            "/Users",
+            &json!({
+                "userName": "held@contoso.com",
+                "emails": [{ "type": "work", "value": "held@contoso.com" }],
+                "phoneNumbers": [{ "type": "mobile", "value": "+16135550123" }],
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let path = |q: &str| format!("/api/v1/accounts/{aid}/users/phone-conflicts?phone={q}");
+    // Encoded, unencoded (`+` arrives as a space), and written with spaces and dashes: the same number.
+    for q in ["%2B16135550123", "+16135550123", "%2B1%20613-555-0123"] {
+        let (status, body) = app.get(&app.token, &path(q)).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(body["items"].as_array().unwrap().len(), 1, "{q}: {body}");
+        assert_eq!(body["items"][0]["user_name"], "held@contoso.com");
+    }
+    let (status, body) = app.get(&app.token, &path("12ab")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "phone");
+}
