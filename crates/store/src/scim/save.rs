@@ -22,6 +22,9 @@ pub struct Save {
     pub columns: ScimColumns,
     /// `None` creates the user; `Some(v)` updates it if its SCIM row is still at version `v`.
     pub expected_version: Option<i64>,
+    /// On update, the platform row's `modified_at` as read: an admin's change in between (a deactivation, a
+    /// role) makes the write stale instead of being overwritten.
+    pub read_modified_at: i64,
     /// The user goes from active to inactive: sessions end and grants are revoked.
     pub deactivate: bool,
     /// Numbers that must be unique, with the attribute each is reported as.
@@ -142,6 +145,7 @@ async fn save_pg(pool: &sqlx::PgPool, scope: &AccountScope, s: Save) -> Result<S
         Some(_) => "w AS (UPDATE scim_users SET user_name = $4, user_name_key = $3, external_id = $5, \
                work_phone = $26, mobile = $27, document = $28, version = version + 1, modified_at = $23 \
                WHERE account_id = $1 AND user_id = $9 AND version = $44 \
+               AND EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND id = $9 AND modified_at = $46) \
                AND NOT (SELECT a OR b OR c OR d OR e FROM conflict) RETURNING user_id), \
              uu AS (UPDATE users SET first_name = $10, last_name = $11, display_name = $12, name_key = $25, \
                email = $13, email_key = $6, login_id = $14, mobile = $15, extension = $16, role = $17, \
@@ -206,6 +210,7 @@ async fn save_pg(pool: &sqlx::PgPool, scope: &AccountScope, s: Save) -> Result<S
         .bind(s.event.tags.clone()) // $43
         .bind(s.expected_version.unwrap_or(0)) // $44
         .bind(s.deactivate) // $45
+        .bind(s.read_modified_at) // $46
         .fetch_one(pool)
         .await
         .map_err(crate::error::on_unique(
@@ -269,6 +274,20 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                     )?;
                 }
                 Some(version) => {
+                    let platform: Option<i64> = tx
+                        .query_row(
+                            "SELECT modified_at FROM users WHERE account_id = $1 AND id = $2",
+                            named_params! { "$1": account, "$2": u.id },
+                            |r| r.get(0),
+                        )
+                        .map(Some)
+                        .or_else(|e| match e {
+                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                            e => Err(e),
+                        })?;
+                    if platform != Some(s.read_modified_at) {
+                        return Ok(Saved::Stale);
+                    }
                     let n = tx.execute(
                         "UPDATE scim_users SET user_name = $3, user_name_key = $4, external_id = $5, \
                          work_phone = $6, mobile = $7, document = $8, version = version + 1, modified_at = $9 \
