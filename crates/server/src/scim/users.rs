@@ -61,6 +61,31 @@ fn phones(p: &PlatformUser) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// 400 when the enterprise manager names no user of this account (a reference must stay inside the tenant).
+async fn check_manager(state: &AppState, t: &Tenant, doc: &Value) -> Result<(), Fail> {
+    let Some(manager) = doc
+        .get(skybridge_scim::schema::ENTERPRISE_USER)
+        .and_then(|e| e.get("manager"))
+        .and_then(|m| m.get("value"))
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    let found = skybridge_store::scim::groups::existing_users(
+        &mut state.store.handle().await?,
+        &t.scope,
+        &[manager.to_string()],
+    )
+    .await?;
+    if found.is_empty() {
+        return Err(ScimError::invalid_value(format!(
+            "manager: {manager} is not a user of this account"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 fn location(t: &Tenant, id: &str) -> String {
     format!("{}/Users/{id}", t.base)
 }
@@ -68,6 +93,7 @@ fn location(t: &Tenant, id: &str) -> String {
 pub async fn create(state: &AppState, t: &Tenant, body: &Value) -> Result<Response, Fail> {
     let doc = resource::normalize(KIND, body)?;
     let p = platform_user(&doc)?;
+    check_manager(state, t, &doc).await?;
     let now = state.now();
     let id = UserId::new();
     let user = UserRow {
@@ -163,6 +189,7 @@ async fn update(
             .ok_or_else(|| not_found(&id.to_string()))?;
         let doc = next(&existing)?;
         let p = platform_user(&doc)?;
+        check_manager(state, t, &doc).await?;
         let changed = resource::changed(KIND, &user_document(&existing), &doc);
         if changed.is_empty() {
             return Ok(existing);

@@ -9,7 +9,8 @@ use skybridge_testkit::{TestApp, backend_tests};
 backend_tests!(
     generating_keys_takes_user_and_role_rights,
     scim_changes_the_role_only_when_entra_changes_it,
-    phone_search_normalises_the_number
+    phone_search_normalises_the_number,
+    manager_must_be_a_user_of_the_account
 );
 
 async fn generating_keys_takes_user_and_role_rights(app: TestApp) {
@@ -118,4 +119,43 @@ async fn phone_search_normalises_the_number(app: TestApp) {
     let (status, body) = app.get(&app.token, &path("12ab")).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["field"], "phone");
+}
+
+async fn manager_must_be_a_user_of_the_account(app: TestApp) {
+    let (_, scim_a) = app.scim_account("Managers A").await;
+    let (_, scim_b) = app.scim_account("Managers B").await;
+    let user = |name: &str| {
+        json!({ "userName": format!("{name}@contoso.com"),
+                "emails": [{ "type": "work", "value": format!("{name}@contoso.com") }] })
+    };
+    let boss_b = scim_b.post("/Users", &user("boss")).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let boss_a = scim_a.post("/Users", &user("boss")).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let worker = scim_a.post("/Users", &user("worker")).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set_manager = |id: String| {
+        json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{ "op": "add", "path": "manager", "value": id }] })
+    };
+    // Another account's user is not a manager here.
+    let r = scim_a
+        .patch(&format!("/Users/{worker}"), &set_manager(boss_b))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["scimType"], "invalidValue");
+    let r = scim_a
+        .patch(&format!("/Users/{worker}"), &set_manager(boss_a.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        boss_a.as_str()
+    );
 }
