@@ -322,59 +322,48 @@ pub async fn list(
 /// `POST /.search` at the root: Users then Groups, paged together.
 pub async fn search_all(state: &AppState, t: &Tenant, body: &Value) -> Result<Response, Fail> {
     let p = Params::from_search(body)?;
-    let f = parse_filter(&p)?;
-    let everything = Params {
-        start_index: 1,
-        count: usize::MAX,
-        ..p.clone()
-    };
-    let mut all = Vec::new();
-    for kind in [ResourceKind::User, ResourceKind::Group] {
-        let (_, items) = match &f {
-            Some(f) => {
-                let v = matching(state, t, kind, f, p.wants_members()).await?;
-                (v.len(), v)
+    let skip = p.start_index - 1;
+    let (total, items) = match parse_filter(&p)? {
+        Some(f) => {
+            let mut all = Vec::new();
+            for kind in [ResourceKind::User, ResourceKind::Group] {
+                let v = matching(state, t, kind, &f, p.wants_members()).await?;
+                all.extend(v.into_iter().map(|v| (kind, v)));
             }
-            None => page_all(state, t, kind, &everything).await?,
-        };
-        all.extend(items.into_iter().map(|v| (kind, v)));
-    }
-    let total = all.len();
-    let items = all
+            let total = all.len();
+            (
+                total,
+                all.into_iter().skip(skip).take(p.count).collect::<Vec<_>>(),
+            )
+        }
+        // Without a filter the page is cut in the database: the users' part, then the groups' part.
+        None => {
+            let users_page = Params {
+                start_index: skip + 1,
+                ..p.clone()
+            };
+            let (users_total, users) =
+                page(state, t, ResourceKind::User, &users_page, None).await?;
+            let groups_page = Params {
+                start_index: skip.saturating_sub(users_total) + 1,
+                count: p.count - users.len(),
+                ..p.clone()
+            };
+            let (groups_total, groups) =
+                page(state, t, ResourceKind::Group, &groups_page, None).await?;
+            let items = users
+                .into_iter()
+                .map(|v| (ResourceKind::User, v))
+                .chain(groups.into_iter().map(|v| (ResourceKind::Group, v)))
+                .collect();
+            (users_total + groups_total, items)
+        }
+    };
+    let items = items
         .into_iter()
-        .skip(p.start_index - 1)
-        .take(p.count)
         .map(|(kind, v)| p.project(kind, &v))
         .collect();
     Ok(list_response(total, p.start_index, items))
-}
-
-async fn page_all(
-    state: &AppState,
-    t: &Tenant,
-    kind: ResourceKind,
-    p: &Params,
-) -> Result<(usize, Vec<Value>), Fail> {
-    let mut db = state.store.handle().await?;
-    match kind {
-        ResourceKind::User => {
-            let rows = users::all(&mut db, &t.scope).await?;
-            Ok((rows.len(), rows.iter().map(|r| render_user(t, r)).collect()))
-        }
-        ResourceKind::Group => {
-            let rows = groups::all(&mut db, &t.scope).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let m = if p.wants_members() {
-                    Some(groups::members(&mut db, &t.scope, &row.id).await?)
-                } else {
-                    None
-                };
-                out.push(render_group(t, row, m.as_deref()));
-            }
-            Ok((out.len(), out))
-        }
-    }
 }
 
 pub fn not_found(id: &str) -> Fail {

@@ -10,7 +10,8 @@ backend_tests!(
     generating_keys_takes_user_and_role_rights,
     scim_changes_the_role_only_when_entra_changes_it,
     phone_search_normalises_the_number,
-    manager_must_be_a_user_of_the_account
+    manager_must_be_a_user_of_the_account,
+    root_search_pages_users_then_groups
 );
 
 async fn generating_keys_takes_user_and_role_rights(app: TestApp) {
@@ -158,4 +159,60 @@ async fn manager_must_be_a_user_of_the_account(app: TestApp) {
         r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
         boss_a.as_str()
     );
+}
+
+async fn root_search_pages_users_then_groups(app: TestApp) {
+    let (_, scim) = app.scim_account("Root search").await;
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let r = scim
+            .post(
+                "/Users",
+                &json!({ "userName": format!("u{i}@contoso.com"),
+                         "emails": [{ "type": "work", "value": format!("u{i}@contoso.com") }] }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        users.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let mut groups = Vec::new();
+    for i in 0..2 {
+        let r = scim
+            .post("/Groups", &json!({ "displayName": format!("g{i}") }))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        groups.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let search = |start: usize, count: usize| {
+        let scim = scim.clone();
+        async move {
+            let r = scim
+                .post(
+                    "/.search",
+                    &json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                             "startIndex": start, "count": count }),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let ids: Vec<String> = r.body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string())
+                .collect();
+            (r.body["totalResults"].as_u64().unwrap(), ids)
+        }
+    };
+    assert_eq!(
+        search(1, 10).await,
+        (5, [users.clone(), groups.clone()].concat())
+    );
+    // A page that straddles the two kinds, one inside the groups, one past the end, and a count of zero.
+    assert_eq!(
+        search(3, 2).await,
+        (5, vec![users[2].clone(), groups[0].clone()])
+    );
+    assert_eq!(search(5, 2).await, (5, vec![groups[1].clone()]));
+    assert_eq!(search(9, 2).await, (5, vec![]));
+    assert_eq!(search(1, 0).await, (5, vec![]));
 }
