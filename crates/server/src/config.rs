@@ -203,7 +203,8 @@ impl Config {
     }
 }
 
-const ENV_KEYS: [&str; 20] = [
+const ENV_KEYS: [&str; 21] = [
+    "scim_requests_per_second",
     "secret_key",
     "access_token_minutes",
     "id_token_minutes",
@@ -241,6 +242,7 @@ mod tests {
             jail.create_file("sb.toml", "listen = \"127.0.0.1:9000\"\nadmin_email = \"file@example.com\"\nlog_level = \"debug\"")?;
             jail.set_env("SKYBRIDGE_ADMIN_EMAIL", "env@example.com");
             jail.set_env("SKYBRIDGE_LOG_LEVEL", "warn");
+            jail.set_env("SKYBRIDGE_SCIM_REQUESTS_PER_SECOND", "0");
             let flags = ConfigFlags {
                 config: Some("sb.toml".into()),
                 log_format: Some(LogFormat::Json),
@@ -251,6 +253,7 @@ mod tests {
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.admin_email, "flag@example.com");
             assert_eq!(c.log_level, "warn");
+            assert_eq!(c.scim_requests_per_second, 0);
             assert_eq!(c.log_format, LogFormat::Json);
             assert_eq!(c.public_url.as_deref(), Some("http://127.0.0.1:9000"));
             assert!(c.store_url().starts_with("sqlite://"));
