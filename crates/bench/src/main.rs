@@ -13,7 +13,6 @@ mod server;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -638,22 +637,7 @@ async fn export(
 ) -> anyhow::Result<Export> {
     let pid = server.pid;
     let before = server.rss()?;
-    let peak = Arc::new(AtomicU64::new(before));
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, stop) = (peak.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut samples = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(kb) = server::proc_status_kb(pid, "VmRSS:") {
-                    peak.fetch_max(kb * 1024, Ordering::Relaxed);
-                    samples += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            samples
-        })
-    };
+    let sampler = server::Sampler::start(pid, before, Duration::from_millis(10));
     let cpu_before = (
         server::cpu_secs(pid)?,
         server::cpu_secs(std::process::id())?,
@@ -678,8 +662,7 @@ async fn export(
     }
     .await;
     let secs = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    let samples = sampler.await.unwrap_or(0);
+    let (peak, samples) = sampler.finish().await;
     let (first_byte, bytes, lines) = result?;
     let after = server.rss()?;
     let cpu_after = (
@@ -692,7 +675,6 @@ async fn export(
             "warning: export has {rows} rows, expected {expected_rows}"
         ));
     }
-    let peak = peak.load(Ordering::Relaxed);
     Ok(Export {
         rows,
         bytes,

@@ -13,7 +13,7 @@
 //! after each phase, and every 50 ms in between for its maximum.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::load::{self, Stats};
 use crate::report::Machine;
-use crate::server::{self, Server};
+use crate::server::{self, Sampler, Server};
 
 /// The server configuration of the suite: the per-account SCIM rate limit off (0 = unlimited).
 pub const SERVER_CONFIG: &str = "scim_requests_per_second = 0\n";
@@ -434,45 +434,6 @@ async fn admin(
     Ok(serde_json::from_str(&text)?)
 }
 
-/// The server's RSS every 50 ms, for its maximum, until stopped.
-struct Sampler {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<u64>,
-}
-
-impl Sampler {
-    fn start(pid: u32, start: u64) -> Sampler {
-        let peak = Arc::new(AtomicU64::new(start));
-        let stop = Arc::new(AtomicBool::new(false));
-        let task = {
-            let (peak, stop) = (peak.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut samples = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    if let Ok(kb) = server::proc_status_kb(pid, "VmRSS:") {
-                        peak.fetch_max(kb * 1024, Ordering::Relaxed);
-                        samples += 1;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                samples
-            })
-        };
-        Sampler { peak, stop, task }
-    }
-
-    fn see(&self, rss: u64) {
-        self.peak.fetch_max(rss, Ordering::Relaxed);
-    }
-
-    async fn finish(self) -> (u64, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        let samples = self.task.await.unwrap_or(0);
-        (self.peak.load(Ordering::Relaxed), samples)
-    }
-}
-
 /// autovacuum's defaults (PostgreSQL 15): a database is visited every `autovacuum_naptime`; a table is
 /// analyzed after 50 + 10% of its rows changed, vacuumed after 50 + 20% dead rows or 1,000 + 20% inserted.
 const NAPTIME: Duration = Duration::from_secs(60);
@@ -717,7 +678,7 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
 
     let rss_start = server.rss()?;
     progress(format!("server RSS at the start {:.1} MiB", mib(rss_start)));
-    let sampler = Sampler::start(server.pid, rss_start);
+    let sampler = Sampler::start(server.pid, rss_start, Duration::from_millis(50));
     let mut phases = Vec::new();
     let mut all: Vec<Duration> = Vec::with_capacity(n * 2 + n + n / 10 + 1);
 

@@ -238,3 +238,47 @@ pub fn cpu_secs(pid: u32) -> anyhow::Result<f64> {
     // utime and stime are fields 14 and 15 of the line, 11 and 12 after the command name.
     Ok((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
+
+/// The server's RSS sampled every `every`, for its maximum, until finished.
+pub struct Sampler {
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl Sampler {
+    pub fn start(pid: u32, start: u64, every: std::time::Duration) -> Sampler {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let peak = std::sync::Arc::new(AtomicU64::new(start));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let task = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut samples = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(kb) = proc_status_kb(pid, "VmRSS:") {
+                        peak.fetch_max(kb * 1024, Ordering::Relaxed);
+                        samples += 1;
+                    }
+                    tokio::time::sleep(every).await;
+                }
+                samples
+            })
+        };
+        Sampler { peak, stop, task }
+    }
+
+    /// Counts a reading taken elsewhere towards the maximum.
+    pub fn see(&self, rss: u64) {
+        self.peak
+            .fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Stops sampling: the maximum seen and the number of samples.
+    pub async fn finish(self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self.task.await.unwrap_or(0);
+        (self.peak.load(Ordering::Relaxed), samples)
+    }
+}

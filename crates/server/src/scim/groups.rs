@@ -13,19 +13,13 @@ use skybridge_store::{Exec, Tx};
 
 use super::Tenant;
 use super::mapping::{group_document, group_with_members, render_group};
-use super::query::not_found;
+use super::query::{group_id, not_found};
 use super::reply::{Fail, created, json, no_content};
 use crate::state::AppState;
 
 const KIND: ResourceKind = ResourceKind::Group;
 /// Attempts of a PATCH that keeps meeting a concurrent change of the same group.
 const ATTEMPTS: usize = 10;
-
-fn normal_id(id: &str) -> Result<String, Fail> {
-    id.parse::<uuid::Uuid>()
-        .map(|u| u.to_string())
-        .map_err(|_| not_found(id))
-}
 
 async fn audit(
     tx: &mut Tx,
@@ -180,7 +174,7 @@ async fn write(
 }
 
 async fn load(tx: &mut impl Exec, t: &Tenant, id: &str) -> Result<(GroupRow, Value), Fail> {
-    let gid = normal_id(id)?;
+    let gid = group_id(id)?;
     let row = store::get(tx, &t.scope, &gid)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -232,7 +226,7 @@ pub async fn patch(state: &AppState, t: &Tenant, id: &str, body: &Value) -> Resu
 }
 
 pub async fn delete(state: &AppState, t: &Tenant, id: &str) -> Result<Response, Fail> {
-    let gid = normal_id(id)?;
+    let gid = group_id(id)?;
     let mut tx = state.store.begin().await?;
     let row = store::get(&mut tx, &t.scope, &gid)
         .await?

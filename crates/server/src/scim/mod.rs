@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use skybridge_domain::AccountId;
 use skybridge_domain::policy::AccountScope;
@@ -60,7 +60,7 @@ async fn handle(
 ) -> Response {
     match serve(&state, peer, req).await {
         Ok(r) => r,
-        Err(fail) => fail.into_response_with(&state),
+        Err(fail) => fail.into_response(),
     }
 }
 

@@ -210,6 +210,13 @@ fn group_lookup(f: &Filter) -> Option<groups::Lookup> {
 }
 
 /// Ids are UUIDs written hyphenated and lower-case; anything else cannot name a resource.
+/// A group id from a URL: hyphenated lower-case UUID, or 404.
+pub fn group_id(id: &str) -> Result<String, Fail> {
+    id.parse::<uuid::Uuid>()
+        .map(|u| u.to_string())
+        .map_err(|_| not_found(id))
+}
+
 fn normal_id(id: &str) -> String {
     id.parse::<uuid::Uuid>()
         .map(|u| u.to_string())
@@ -387,7 +394,7 @@ pub async fn get(
             render_user(t, &row)
         }
         ResourceKind::Group => {
-            let gid = normal_id(id);
+            let gid = group_id(id)?;
             let row = groups::get(&mut db, &t.scope, &gid)
                 .await?
                 .ok_or_else(|| not_found(id))?;

@@ -8,7 +8,6 @@ use skybridge_scim::ScimError;
 use skybridge_store::StoreError;
 
 use crate::app::MAX_BODY;
-use crate::state::AppState;
 
 pub const CONTENT_TYPE: &str = "application/scim+json";
 
@@ -41,8 +40,8 @@ impl From<StoreError> for Fail {
     }
 }
 
-impl Fail {
-    pub fn into_response_with(self, _state: &AppState) -> Response {
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
         let (err, extra): (ScimError, Option<(header::HeaderName, String)>) = match self {
             Fail::Scim(e) => (e, None),
             Fail::Unauthorized => (
