@@ -6,6 +6,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod integration;
+pub mod navigation;
 pub mod oauth_client;
 pub mod permissions;
 pub mod policy;

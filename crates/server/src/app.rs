@@ -245,6 +245,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
         .merge(api)
         .merge(crate::web::router())
+        .merge(crate::console::router())
         .merge(crate::oidc::router())
         .merge(crate::scim::router())
         .fallback(|| async { ApiError::NotFound("route") })

@@ -178,6 +178,20 @@ async fn access_token(state: &AppState, token: &str) -> Result<Caller, ApiError>
     .await
 }
 
+/// The caller a browser session stands for (the console), resolved like a token's.
+pub(crate) async fn caller_for_session(
+    state: &AppState,
+    user: UserRow,
+    session_id: &str,
+) -> Result<Caller, ApiError> {
+    let scope = AccountScope::for_system(user.account_id.parse().map_err(anyhow::Error::from)?);
+    let mut db = state.store.handle().await?;
+    let account = accounts::get(&mut db, &scope)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("account not found".into()))?;
+    caller_for(&mut db, account, user, format!("session:{session_id}")).await
+}
+
 /// The caller a credential stands for: the user's effective role resolved, active account and user only.
 async fn caller_for(
     db: &mut skybridge_store::Handle,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod housekeeping;
 pub mod limiter;

@@ -15,6 +15,7 @@ pub mod managers;
 pub mod mfa;
 pub mod oauth;
 pub mod outbox;
+pub mod preferences;
 pub mod roles;
 pub mod scim;
 pub mod seed;

@@ -152,3 +152,26 @@ pub async fn get_any(db: &mut impl Exec, id: &str) -> Result<Option<MailRow>> {
     sql.arg(id.to_string());
     Ok(fetch_dyn!(db, sql, MailRow, fetch_optional)?)
 }
+
+/// Mail of a Partner Account and its customer accounts, newest first: the embedded-mode outbox page.
+pub async fn list_for_partner(
+    db: &mut impl Exec,
+    partner: &AccountScope,
+    limit: i64,
+) -> Result<Vec<MailRow>> {
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut sql = Sql::new(&format!(
+        "SELECT {cols} FROM mail_outbox m JOIN accounts a ON a.id = m.account_id WHERE (a.id = "
+    ));
+    let id = partner.account_id().to_string();
+    sql.arg(id.clone())
+        .push(" OR a.partner_id = ")
+        .arg(id)
+        .push(") ORDER BY m.created_at DESC, m.id DESC LIMIT ")
+        .arg(limit);
+    Ok(fetch_dyn!(db, sql, MailRow, fetch_all)?)
+}

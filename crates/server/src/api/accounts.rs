@@ -294,7 +294,7 @@ pub struct ListQuery {
 /// List the accounts the caller can reach.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(ListQuery),
     responses((status = 200, body = Page<AccountOut>), (status = 400, body = crate::error::Problem)))]
-async fn list_accounts(
+pub(crate) async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
     Params(q): Params<ListQuery>,
@@ -348,7 +348,7 @@ async fn list_accounts(
 /// Create a customer account under the caller's Partner Account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = NewAccount,
     responses((status = 201, body = AccountOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-async fn create_account(
+pub(crate) async fn create_account(
     State(state): State<AppState>,
     caller: Caller,
     Body(input): Body<NewAccount>,
@@ -475,7 +475,7 @@ async fn create_account(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}", tag = "accounts",
     params(("account" = String, Path, description = "Account UUID or 9-digit number")),
     responses((status = 200, body = AccountOut), (status = 404, body = crate::error::Problem)))]
-async fn get_account(
+pub(crate) async fn get_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -490,7 +490,7 @@ async fn get_account(
 #[utoipa::path(patch, path = "/api/v1/accounts/{account}", tag = "accounts", request_body = AccountPatch,
     params(("account" = String, Path, description = "Account UUID or 9-digit number")),
     responses((status = 200, body = AccountOut), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_account(
+pub(crate) async fn update_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -678,7 +678,7 @@ async fn lifecycle(
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/deactivate", tag = "accounts", request_body = Confirmation,
     params(("account" = String, Path, description = "Account UUID or 9-digit number")),
     responses((status = 200, body = AccountOut), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn deactivate_account(
+pub(crate) async fn deactivate_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -693,7 +693,7 @@ async fn deactivate_account(
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/reactivate", tag = "accounts", request_body = Confirmation,
     params(("account" = String, Path, description = "Account UUID or 9-digit number")),
     responses((status = 200, body = AccountOut), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn reactivate_account(
+pub(crate) async fn reactivate_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -714,7 +714,7 @@ pub struct DeleteQuery {
 /// Delete a customer account (the Partner Account cannot be deleted).
 #[utoipa::path(delete, path = "/api/v1/accounts/{account}", tag = "accounts", params(("account" = String, Path, description = "Account UUID or 9-digit number"), DeleteQuery),
     responses((status = 204), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn delete_account(
+pub(crate) async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,

@@ -48,7 +48,7 @@ pub struct CatalogItem {
 
 /// The integrations that can be added to a customer account.
 #[utoipa::path(get, path = "/api/v1/integrations/catalog", tag = "integrations", responses((status = 200, body = Vec<CatalogItem>)))]
-async fn catalog(_caller: Caller) -> Json<Vec<CatalogItem>> {
+pub(crate) async fn catalog(_caller: Caller) -> Json<Vec<CatalogItem>> {
     Json(
         CATALOG
             .iter()
@@ -129,7 +129,7 @@ async fn registry(
 /// The account's integrations, privileges and chat setting.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/integrations", tag = "integrations", params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 200, body = Registry)))]
-async fn list_integrations(
+pub(crate) async fn list_integrations(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -175,7 +175,7 @@ fn set_privilege(row: &mut AccountRow, p: Privilege, on: bool) -> bool {
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/integrations", tag = "integrations", request_body = AddIntegration,
     params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 201, body = Registry), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn add_integration(
+pub(crate) async fn add_integration(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -255,7 +255,7 @@ pub struct CompleteSetup {
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/integrations/{key}/complete", tag = "integrations", request_body = CompleteSetup,
     params(("account" = String, Path, description = "Account UUID or number"), ("key" = String, Path, description = "Catalog key")),
     responses((status = 200, body = Registry), (status = 404, body = crate::error::Problem)))]
-async fn complete_setup(
+pub(crate) async fn complete_setup(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, key)): Path<(String, String)>,
@@ -311,7 +311,7 @@ pub struct RemoveQuery {
 #[utoipa::path(delete, path = "/api/v1/accounts/{account}/integrations/{key}", tag = "integrations",
     params(("account" = String, Path, description = "Account UUID or number"), ("key" = String, Path, description = "Catalog key"), RemoveQuery),
     responses((status = 200, body = Registry), (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
-async fn remove_integration(
+pub(crate) async fn remove_integration(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, key)): Path<(String, String)>,
@@ -414,7 +414,7 @@ async fn configure(
 #[utoipa::path(patch, path = "/api/v1/accounts/{account}/privileges", tag = "integrations", request_body = PrivilegesPatch,
     params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 200, body = Registry), (status = 403, body = crate::error::Problem)))]
-async fn update_privileges(
+pub(crate) async fn update_privileges(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -466,7 +466,7 @@ async fn update_privileges(
 #[utoipa::path(patch, path = "/api/v1/accounts/{account}/integrations/chat", tag = "integrations", request_body = ChatSettings,
     params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 200, body = Registry)))]
-async fn update_chat(
+pub(crate) async fn update_chat(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,

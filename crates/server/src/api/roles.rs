@@ -507,7 +507,7 @@ async fn unassign_role(
 /// The roles users of an account can be given: the built-ins and the custom roles assigned to it.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/roles", tag = "roles", params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 200, body = Vec<RoleOut>)))]
-async fn account_roles(
+pub(crate) async fn account_roles(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,

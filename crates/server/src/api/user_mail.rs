@@ -90,7 +90,7 @@ pub struct Queued {
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/users/{user}/welcome", tag = "users",
     params(("account" = String, Path, description = "Account UUID or number"), ("user" = String, Path, description = "User id")),
     responses((status = 202, body = Queued), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn send_welcome(
+pub(crate) async fn send_welcome(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, user)): Path<(String, String)>,
@@ -135,7 +135,7 @@ const MAX_WELCOME: usize = 10_000;
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/users/welcome", tag = "users", request_body = WelcomeSelection,
     params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 202, body = Queued), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
-async fn send_welcome_bulk(
+pub(crate) async fn send_welcome_bulk(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -208,7 +208,7 @@ async fn send_welcome_bulk(
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/users/{user}/reset-password", tag = "users",
     params(("account" = String, Path, description = "Account UUID or number"), ("user" = String, Path, description = "User id")),
     responses((status = 202, body = Queued), (status = 403, body = crate::error::Problem)))]
-async fn send_reset(
+pub(crate) async fn send_reset(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, user)): Path<(String, String)>,

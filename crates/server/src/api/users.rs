@@ -204,7 +204,7 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/users", tag = "users",
     params(("account" = String, Path, description = "Account UUID or number"), ListQuery),
     responses((status = 200, body = Page<UserOut>), (status = 400, body = crate::error::Problem)))]
-async fn list_users(
+pub(crate) async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -241,7 +241,7 @@ async fn list_users(
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/users", tag = "users", request_body = NewUser,
     params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 201, body = UserOut), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn create_user(
+pub(crate) async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -344,7 +344,7 @@ fn parse_user(raw: &str) -> ApiResult<UserId> {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/users/{user}", tag = "users",
     params(("account" = String, Path, description = "Account UUID or number"), ("user" = String, Path, description = "User id")),
     responses((status = 200, body = UserOut), (status = 404, body = crate::error::Problem)))]
-async fn get_user(
+pub(crate) async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, user)): Path<(String, String)>,
@@ -362,7 +362,7 @@ async fn get_user(
 #[utoipa::path(patch, path = "/api/v1/accounts/{account}/users/{user}", tag = "users", request_body = UserPatch,
     params(("account" = String, Path, description = "Account UUID or number"), ("user" = String, Path, description = "User id")),
     responses((status = 200, body = UserOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_user(
+pub(crate) async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, user)): Path<(String, String)>,
@@ -511,7 +511,7 @@ pub struct DeleteQuery {
 #[utoipa::path(delete, path = "/api/v1/accounts/{account}/users/{user}", tag = "users",
     params(("account" = String, Path, description = "Account UUID or number"), ("user" = String, Path, description = "User id"), DeleteQuery),
     responses((status = 204), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn delete_user(
+pub(crate) async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, user)): Path<(String, String)>,

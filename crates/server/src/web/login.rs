@@ -95,7 +95,7 @@ pub(crate) fn safe_return(to: Option<&str>) -> String {
         {
             p.to_string()
         }
-        _ => "/auth/account".to_string(),
+        _ => "/console".to_string(),
     }
 }
 

@@ -1,0 +1,809 @@
+//! Users of an account: the list with search, Property filter, paging and row selection (Manage (x) /
+//! Manage all), Add User (sends the welcome mail), Edit User (read-only synced fields), Delete with the typed
+//! word, and welcome / password-reset mails for the selected users or for all.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use skybridge_domain::permissions::{Feature, Verb, may_send_welcome_mail};
+use skybridge_domain::user::Source;
+
+use crate::api::json::{Body, Params};
+use crate::api::roles::RoleOut;
+use crate::api::user_mail::{self as mail_api, WelcomeSelection};
+use crate::api::users::{self as api, DeleteQuery, NewUser, UserOut, UserPatch};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+use super::accounts::ConfirmPage;
+use super::form::Errors;
+use super::session::{Console, InAccount, Posted};
+use super::shell::{Section, Shell};
+use super::{Page, fail, ok, or_fail, render, see_other};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console/a/{account}/users", get(list))
+        .route("/console/a/{account}/users/new", get(new_form).post(create))
+        .route("/console/a/{account}/users/manage", post(manage))
+        .route("/console/a/{account}/users/columns", post(save_columns))
+        .route("/console/a/{account}/users/{user}", get(edit).post(save))
+        .route(
+            "/console/a/{account}/users/{user}/delete",
+            get(delete_page).post(delete),
+        )
+        .route("/console/a/{account}/users/{user}/mail", post(mail_one))
+}
+
+/// The Property filter's choices, as the API names them.
+const PROPERTIES: [(&str, &str); 7] = [
+    ("admins", "Admins"),
+    ("users", "Users"),
+    ("registered", "Registered"),
+    ("unregistered", "Unregistered"),
+    ("pbx_users", "PBX Users"),
+    ("micloud_connected", "MiCloud Connected"),
+    ("inactive", "Inactive"),
+];
+
+/// The list's optional columns (NAME is always shown).
+pub const COLUMNS: [(&str, &str); 6] = [
+    ("email", "Email Address"),
+    ("ext", "Ext"),
+    ("modified", "Modified On (By)"),
+    ("role", "Role"),
+    ("source", "Source"),
+    ("status", "Status"),
+];
+const DEFAULT_COLUMNS: [&str; 4] = ["email", "ext", "modified", "role"];
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    property: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+pub struct Row {
+    pub u: UserOut,
+    pub role_name: String,
+    pub admin: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/users/list.html")]
+struct ListPage {
+    shell: Shell,
+    q: String,
+    property: String,
+    properties: &'static [(&'static str, &'static str)],
+    rows: Vec<Row>,
+    next: Option<String>,
+    columns: Vec<String>,
+    all_columns: &'static [(&'static str, &'static str)],
+    may_add: bool,
+    may_mail: bool,
+    may_reset: bool,
+    may_delete: bool,
+}
+
+impl ListPage {
+    fn shows(&self, column: &str) -> bool {
+        self.columns.iter().any(|c| c == column)
+    }
+
+    fn next_link(&self) -> Option<String> {
+        self.next.as_ref().map(|c| {
+            let mut s = url::form_urlencoded::Serializer::new(String::new());
+            s.append_pair("q", &self.q)
+                .append_pair("property", &self.property)
+                .append_pair("cursor", c);
+            format!("{}/users?{}", self.shell.base(), s.finish())
+        })
+    }
+}
+
+async fn roles_of(state: &AppState, console: &Console, account: &str) -> Vec<RoleOut> {
+    // Without Roles VIEW the role picker offers only the built-ins the API names.
+    crate::api::roles::account_roles(
+        State(state.clone()),
+        console.caller.clone(),
+        Path(account.to_string()),
+    )
+    .await
+    .map(|j| j.0)
+    .unwrap_or_default()
+}
+
+fn role_name(roles: &[RoleOut], key: &str) -> String {
+    roles
+        .iter()
+        .find(|r| r.id == key)
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| match key {
+            "partner" => "Partner".into(),
+            "account_admin" => "Account Admin".into(),
+            "user" => "User".into(),
+            _ => "Custom role".into(),
+        })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    console: Console,
+    Path(account): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Page {
+    let ctx = or_fail(
+        &console,
+        console
+            .account(&state, &account, Feature::Users, Verb::View)
+            .await,
+    )?;
+    let property = q
+        .property
+        .clone()
+        .filter(|p| PROPERTIES.iter().any(|(k, _)| k == p))
+        .unwrap_or_default();
+    let search = q.q.clone().unwrap_or_default();
+    let result = api::list_users(
+        State(state.clone()),
+        console.caller.clone(),
+        Path(ctx.row.id.clone()),
+        Params(api::ListQuery {
+            q: Some(search.clone()).filter(|s| !s.trim().is_empty()),
+            property: Some(property.clone()).filter(|p| !p.is_empty()),
+            role: None,
+            limit: Some(50),
+            cursor: q.cursor.clone(),
+        }),
+    )
+    .await;
+    let page = or_fail(&console, result)?.0;
+    let roles = roles_of(&state, &console, &ctx.row.id).await;
+    let rows = page
+        .items
+        .into_iter()
+        .map(|u| Row {
+            role_name: role_name(&roles, &u.role),
+            admin: u.role == "account_admin" || u.role == "partner",
+            u,
+        })
+        .collect();
+    let columns = super::preferences::user_columns(&state, &console).await;
+    let p = &console.caller.principal;
+    let shell = Shell::new(
+        &console,
+        "Users",
+        Section::Users,
+        Some((&ctx.target, &ctx.row)),
+    )
+    .with_notice(q.notice.as_deref());
+    Ok(ok(&ListPage {
+        shell,
+        q: search,
+        property,
+        properties: &PROPERTIES,
+        rows,
+        next: page.next_cursor,
+        columns,
+        all_columns: &COLUMNS,
+        may_add: p.holds(Feature::Users, Verb::Add),
+        may_mail: may_send_welcome_mail(p.permissions) && p.holds(Feature::Users, Verb::View),
+        may_reset: p.holds(Feature::Users, Verb::Edit),
+        may_delete: p.holds(Feature::Users, Verb::Delete),
+    }))
+}
+
+/// The columns a list shows when the admin has not chosen.
+pub fn default_columns() -> Vec<String> {
+    DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect()
+}
+
+async fn save_columns(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    posted: Posted<NoFields>,
+) -> Page {
+    let chosen: Vec<String> = if posted.pairs.iter().any(|(k, _)| k == "reset") {
+        default_columns()
+    } else {
+        posted
+            .all("column")
+            .into_iter()
+            .filter(|c| COLUMNS.iter().any(|(k, _)| k == c))
+            .collect()
+    };
+    or_fail(
+        &posted.console,
+        super::preferences::save_user_columns(&state, &posted.console, &chosen).await,
+    )?;
+    Ok(see_other(&format!(
+        "/console/a/{account}/users?notice=columns-saved"
+    )))
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoFields {}
+
+#[derive(Deserialize, Default)]
+pub struct UserForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    login_id: String,
+    #[serde(default)]
+    mobile: String,
+    #[serde(default)]
+    extension: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+const USER_FIELDS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "display_name",
+    "email",
+    "login_id",
+    "mobile",
+    "extension",
+    "role",
+    "active",
+];
+
+fn blank_none(s: &str) -> Option<String> {
+    Some(s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+#[derive(Template)]
+#[template(path = "console/users/form.html")]
+struct FormPage {
+    shell: Shell,
+    /// `None` for Add User.
+    user: Option<UserOut>,
+    f: UserForm,
+    errors: Errors,
+    roles: Vec<RoleOut>,
+    may_assign: bool,
+    may_edit: bool,
+    may_delete: bool,
+    may_mail: bool,
+    synced: bool,
+    source_name: String,
+}
+
+impl FormPage {
+    fn value(&self, field: &str) -> &str {
+        match field {
+            "first_name" => &self.f.first_name,
+            "last_name" => &self.f.last_name,
+            "display_name" => &self.f.display_name,
+            "email" => &self.f.email,
+            "login_id" => &self.f.login_id,
+            "mobile" => &self.f.mobile,
+            "extension" => &self.f.extension,
+            _ => "",
+        }
+    }
+
+    /// Fields a sync owns are read-only in the console.
+    fn locked(&self, field: &str) -> bool {
+        self.synced
+            && matches!(
+                field,
+                "first_name"
+                    | "last_name"
+                    | "display_name"
+                    | "email"
+                    | "login_id"
+                    | "mobile"
+                    | "extension"
+            )
+    }
+}
+
+fn source_name(source: &str) -> String {
+    match source {
+        "scim" => "SCIM".into(),
+        "pbx" => "PBX".into(),
+        "micloud_connect" => "MiCloud Connect".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn form_page(
+    state: &AppState,
+    console: &Console,
+    ctx: &InAccount,
+    user: Option<UserOut>,
+    f: UserForm,
+    errors: Errors,
+    notice: Option<&str>,
+) -> Page {
+    let roles = roles_of(state, console, &ctx.row.id).await;
+    let p = &console.caller.principal;
+    let synced = user.as_ref().is_some_and(|u| {
+        u.source
+            .parse::<Source>()
+            .is_ok_and(|s| !matches!(s, Source::Console | Source::Api | Source::Import))
+    });
+    let title = match &user {
+        Some(u) => format!("Edit User · {}", u.display_name),
+        None => "New User".into(),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let shell = Shell::new(
+        console,
+        title,
+        Section::Users,
+        Some((&ctx.target, &ctx.row)),
+    )
+    .with_notice(notice);
+    Ok(render(
+        status,
+        &FormPage {
+            shell,
+            source_name: user
+                .as_ref()
+                .map(|u| source_name(&u.source))
+                .unwrap_or_default(),
+            user,
+            f,
+            errors,
+            roles,
+            may_assign: p.holds(Feature::Roles, Verb::Assign)
+                || p.holds(Feature::Users, Verb::Edit),
+            may_edit: p.holds(Feature::Users, Verb::Edit),
+            may_delete: p.holds(Feature::Users, Verb::Delete),
+            may_mail: may_send_welcome_mail(p.permissions),
+            synced,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    console: Console,
+    Path(account): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Page {
+    let ctx = or_fail(
+        &console,
+        console
+            .account(&state, &account, Feature::Users, Verb::Add)
+            .await,
+    )?;
+    let f = UserForm {
+        role: "user".into(),
+        active: Some("on".into()),
+        ..UserForm::default()
+    };
+    form_page(
+        &state,
+        &console,
+        &ctx,
+        None,
+        f,
+        Errors::default(),
+        q.notice.as_deref(),
+    )
+    .await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    posted: Posted<UserForm>,
+) -> Page {
+    let Posted { console, form, .. } = posted;
+    let ctx = or_fail(
+        &console,
+        console
+            .account(&state, &account, Feature::Users, Verb::Add)
+            .await,
+    )?;
+    let input = NewUser {
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        display_name: blank_none(&form.display_name),
+        email: form.email.clone(),
+        login_id: blank_none(&form.login_id),
+        mobile: blank_none(&form.mobile),
+        extension: blank_none(&form.extension),
+        role: blank_none(&form.role),
+    };
+    let r = api::create_user(
+        State(state.clone()),
+        console.caller.clone(),
+        Path(ctx.row.id.clone()),
+        Body(input),
+    )
+    .await;
+    match r {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/a/{}/users?notice=user-created",
+            ctx.row.id
+        ))),
+        Err(e) => {
+            let errors = or_fail(&console, Errors::from_api(e, USER_FIELDS, Some("email")))?;
+            form_page(&state, &console, &ctx, None, form, errors, None).await
+        }
+    }
+}
+
+fn form_of(u: &UserOut) -> UserForm {
+    UserForm {
+        first_name: u.first_name.clone().unwrap_or_default(),
+        last_name: u.last_name.clone().unwrap_or_default(),
+        display_name: u.display_name.clone(),
+        email: u.email.clone(),
+        login_id: u.login_id.clone().unwrap_or_default(),
+        mobile: u.mobile.clone().unwrap_or_default(),
+        extension: u.extension.clone().unwrap_or_default(),
+        role: u.role.clone(),
+        active: u.active.then(|| "on".into()),
+    }
+}
+
+async fn load_user(
+    state: &AppState,
+    console: &Console,
+    account: &str,
+    user: &str,
+) -> Result<(InAccount, UserOut), axum::response::Response> {
+    let ctx = or_fail(
+        console,
+        console
+            .account(state, account, Feature::Users, Verb::View)
+            .await,
+    )?;
+    let u = or_fail(
+        console,
+        api::get_user(
+            State(state.clone()),
+            console.caller.clone(),
+            Path((ctx.row.id.clone(), user.to_string())),
+        )
+        .await,
+    )?
+    .0;
+    Ok((ctx, u))
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    console: Console,
+    Path((account, user)): Path<(String, String)>,
+    Query(q): Query<NoticeQuery>,
+) -> Page {
+    let (ctx, u) = load_user(&state, &console, &account, &user).await?;
+    let f = form_of(&u);
+    form_page(
+        &state,
+        &console,
+        &ctx,
+        Some(u),
+        f,
+        Errors::default(),
+        q.notice.as_deref(),
+    )
+    .await
+}
+
+async fn save(
+    State(state): State<AppState>,
+    Path((account, user)): Path<(String, String)>,
+    posted: Posted<UserForm>,
+) -> Page {
+    let Posted { console, form, .. } = posted;
+    let (ctx, u) = load_user(&state, &console, &account, &user).await?;
+    let synced = u
+        .source
+        .parse::<Source>()
+        .is_ok_and(|s| !matches!(s, Source::Console | Source::Api | Source::Import));
+    // Only what changed is sent: a synced user's read-only fields are never part of the patch, and an
+    // admin who may assign roles but not edit details can still change the role.
+    let differs = |new: &str, old: &str| (new.trim() != old).then(|| new.to_string());
+    let opt_differs =
+        |new: &str, old: &Option<String>| (blank_none(new) != *old).then(|| blank_none(new));
+    let mut patch = UserPatch {
+        role: differs(&form.role, &u.role).filter(|r| !r.is_empty()),
+        active: (form.active.is_some() != u.active).then_some(form.active.is_some()),
+        ..UserPatch::default()
+    };
+    if !synced {
+        patch.first_name = differs(&form.first_name, u.first_name.as_deref().unwrap_or(""));
+        patch.last_name = differs(&form.last_name, u.last_name.as_deref().unwrap_or(""));
+        patch.display_name = differs(&form.display_name, &u.display_name);
+        patch.email = differs(&form.email, &u.email);
+        patch.login_id = opt_differs(&form.login_id, &u.login_id);
+        patch.mobile = opt_differs(&form.mobile, &u.mobile);
+        patch.extension = opt_differs(&form.extension, &u.extension);
+    }
+    let r = api::update_user(
+        State(state.clone()),
+        console.caller.clone(),
+        Path((ctx.row.id.clone(), u.id.clone())),
+        Body(patch),
+    )
+    .await;
+    match r {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/a/{}/users/{}?notice=user-saved",
+            ctx.row.id, u.id
+        ))),
+        Err(e) => {
+            let errors = or_fail(&console, Errors::from_api(e, USER_FIELDS, Some("email")))?;
+            form_page(&state, &console, &ctx, Some(u), form, errors, None).await
+        }
+    }
+}
+
+async fn delete_page(
+    State(state): State<AppState>,
+    console: Console,
+    Path((account, user)): Path<(String, String)>,
+) -> Page {
+    let (ctx, u) = load_user(&state, &console, &account, &user).await?;
+    delete_dialog(&console, &ctx, &u, None)
+}
+
+fn delete_dialog(console: &Console, ctx: &InAccount, u: &UserOut, error: Option<String>) -> Page {
+    let shell = Shell::new(
+        console,
+        "Delete User",
+        Section::Users,
+        Some((&ctx.target, &ctx.row)),
+    );
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(render(
+        status,
+        &ConfirmPage {
+            shell,
+            heading: "Delete User".into(),
+            text: format!(
+                "Deleting {} ({}) cannot be undone.",
+                u.display_name, u.email
+            ),
+            word: "delete",
+            button: "Delete".into(),
+            action: format!("/console/a/{}/users/{}/delete", ctx.row.id, u.id),
+            cancel: format!("/console/a/{}/users/{}", ctx.row.id, u.id),
+            error,
+            carry: Vec::new(),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((account, user)): Path<(String, String)>,
+    posted: Posted<ConfirmForm>,
+) -> Page {
+    let Posted { console, form, .. } = posted;
+    let (ctx, u) = load_user(&state, &console, &account, &user).await?;
+    let r = api::delete_user(
+        State(state.clone()),
+        console.caller.clone(),
+        Path((ctx.row.id.clone(), u.id.clone())),
+        Params(DeleteQuery {
+            confirm: Some(form.confirm.clone()),
+        }),
+    )
+    .await;
+    match r {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/a/{}/users?notice=user-deleted",
+            ctx.row.id
+        ))),
+        Err(ApiError::BadRequest { detail, .. }) => delete_dialog(&console, &ctx, &u, Some(detail)),
+        Err(e) => Err(fail(Some(&console), e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MailForm {
+    #[serde(default)]
+    kind: String,
+}
+
+/// "Resend the welcome email" and "Reset password" on the Edit User page.
+async fn mail_one(
+    State(state): State<AppState>,
+    Path((account, user)): Path<(String, String)>,
+    posted: Posted<MailForm>,
+) -> Page {
+    let Posted { console, form, .. } = posted;
+    let (ctx, u) = load_user(&state, &console, &account, &user).await?;
+    let s = State(state.clone());
+    let path = Path((ctx.row.id.clone(), u.id.clone()));
+    let (r, notice) = match form.kind.as_str() {
+        "welcome" => (
+            mail_api::send_welcome(s, console.caller.clone(), path).await,
+            "welcome-sent",
+        ),
+        "reset" => (
+            mail_api::send_reset(s, console.caller.clone(), path).await,
+            "reset-sent",
+        ),
+        _ => return Err(fail(Some(&console), ApiError::bad("kind", "unknown mail"))),
+    };
+    or_fail(&console, r.map(|_| ()))?;
+    Ok(see_other(&format!(
+        "/console/a/{}/users/{}?notice={notice}",
+        ctx.row.id, u.id
+    )))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ManageForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// The Manage menu: welcome mails, password resets or deletion for the ticked users (`user` fields), or for
+/// every user when nothing is ticked and the action says `…_all`.
+async fn manage(
+    State(state): State<AppState>,
+    Path(account): Path<String>,
+    posted: Posted<ManageForm>,
+) -> Page {
+    let selected = posted.all("user");
+    let Posted { console, form, .. } = posted;
+    let ctx = or_fail(
+        &console,
+        console
+            .account(&state, &account, Feature::Users, Verb::View)
+            .await,
+    )?;
+    let base = format!("/console/a/{}/users", ctx.row.id);
+    let need_selection = || {
+        fail(
+            Some(&console),
+            ApiError::bad("user", "select at least one user first"),
+        )
+    };
+    match form.action.as_str() {
+        "welcome" | "welcome_all" => {
+            let all = form.action == "welcome_all";
+            if !all && selected.is_empty() {
+                return Err(need_selection());
+            }
+            let sel = WelcomeSelection {
+                user_ids: (!all).then(|| selected.clone()),
+                all: all.then_some(true),
+            };
+            or_fail(
+                &console,
+                mail_api::send_welcome_bulk(
+                    State(state.clone()),
+                    console.caller.clone(),
+                    Path(ctx.row.id.clone()),
+                    Body(sel),
+                )
+                .await
+                .map(|_| ()),
+            )?;
+            Ok(see_other(&format!("{base}?notice=welcome-sent")))
+        }
+        "reset" => {
+            if selected.is_empty() {
+                return Err(need_selection());
+            }
+            for id in &selected {
+                or_fail(
+                    &console,
+                    mail_api::send_reset(
+                        State(state.clone()),
+                        console.caller.clone(),
+                        Path((ctx.row.id.clone(), id.clone())),
+                    )
+                    .await
+                    .map(|_| ()),
+                )?;
+            }
+            Ok(see_other(&format!("{base}?notice=reset-sent")))
+        }
+        "delete" => {
+            if selected.is_empty() {
+                return Err(need_selection());
+            }
+            let carry: Vec<(String, String)> =
+                std::iter::once(("action".to_string(), "delete".to_string()))
+                    .chain(selected.iter().map(|id| ("user".to_string(), id.clone())))
+                    .collect();
+            let dialog = |error: Option<String>| {
+                let shell = Shell::new(
+                    &console,
+                    "Delete Selected User(s)?",
+                    Section::Users,
+                    Some((&ctx.target, &ctx.row)),
+                );
+                render(
+                    if error.is_some() {
+                        StatusCode::BAD_REQUEST
+                    } else {
+                        StatusCode::OK
+                    },
+                    &ConfirmPage {
+                        shell,
+                        heading: "Delete Selected User(s)?".into(),
+                        text: format!(
+                            "{} selected user(s) will be deleted. This cannot be undone.",
+                            selected.len()
+                        ),
+                        word: "delete",
+                        button: "Delete".into(),
+                        action: format!("{base}/manage"),
+                        cancel: base.clone(),
+                        error,
+                        carry: carry.clone(),
+                    },
+                )
+            };
+            let Some(word) = form.confirm.as_deref() else {
+                return Ok(dialog(None));
+            };
+            if word.trim() != "delete" {
+                return Ok(dialog(Some("type \"delete\" to confirm".into())));
+            }
+            for id in &selected {
+                or_fail(
+                    &console,
+                    api::delete_user(
+                        State(state.clone()),
+                        console.caller.clone(),
+                        Path((ctx.row.id.clone(), id.clone())),
+                        Params(DeleteQuery {
+                            confirm: Some("delete".into()),
+                        }),
+                    )
+                    .await,
+                )?;
+            }
+            Ok(see_other(&format!("{base}?notice=users-deleted")))
+        }
+        other => Err(fail(
+            Some(&console),
+            ApiError::bad("action", format!("unknown action {other:?}")),
+        )),
+    }
+}
