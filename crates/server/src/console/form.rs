@@ -25,7 +25,12 @@ impl Errors {
             ApiError::BadRequest { field, detail } | ApiError::Unprocessable { field, detail } => {
                 match field.filter(|f| fields.contains(&f.as_str())) {
                     Some(f) => {
-                        out.fields.insert(f, detail);
+                        // Next to the field its name is redundant: "email: is required" reads "Is required".
+                        let text = detail
+                            .strip_prefix(&format!("{f}: "))
+                            .map(capitalised)
+                            .unwrap_or(detail);
+                        out.fields.insert(f, text);
                     }
                     None => out.general = Some(detail),
                 }
@@ -59,6 +64,14 @@ impl Errors {
     }
 }
 
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +81,13 @@ mod tests {
         let e =
             Errors::from_api(ApiError::bad("email", "not an e-mail"), &["email"], None).unwrap();
         assert_eq!(e.get("email"), Some("not an e-mail"));
+        let e = Errors::from_api(
+            ApiError::bad("email", "email: is required"),
+            &["email"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.get("email"), Some("Is required"));
         assert_eq!(e.invalid("email"), "true");
         assert!(e.general.is_none());
     }

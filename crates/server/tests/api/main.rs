@@ -6,6 +6,7 @@
 mod accounts;
 mod browser;
 mod cli;
+mod console;
 mod events;
 mod health;
 mod integrations;
