@@ -65,6 +65,24 @@ if [ ! -f "$oidc/node_modules/openid-client/package.json" ] || [ "$(cat "$oidc_s
   echo "$oidc_lock_sum" > "$oidc_stamp"
 fi
 
+# Headless Chromium and its WebDriver (Debian's chromium and chromium-driver) for the console's real-browser
+# tests (crates/server/tests/api/console_browser.rs), which read their paths from these variables.
+chromium_bin="${SKYBRIDGE_TEST_CHROMIUM:-/usr/bin/chromium}"
+chromedriver_bin="${SKYBRIDGE_TEST_CHROMEDRIVER:-/usr/bin/chromedriver}"
+if [ ! -x "$chromium_bin" ] || [ ! -x "$chromedriver_bin" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -q && $sudo_cmd apt-get install -y -q --no-install-recommends chromium chromium-driver
+  fi
+fi
+if [ ! -x "$chromium_bin" ] || [ ! -x "$chromedriver_bin" ]; then
+  echo "scripts/test.sh: the console browser tests need $chromium_bin and $chromedriver_bin (Debian: apt-get install chromium chromium-driver)" >&2
+  exit 1
+fi
+export SKYBRIDGE_TEST_CHROMIUM="$chromium_bin"
+export SKYBRIDGE_TEST_CHROMEDRIVER="$chromedriver_bin"
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

@@ -7,6 +7,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod console;
+mod console_browser;
 mod events;
 mod health;
 mod integrations;
