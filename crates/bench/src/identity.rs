@@ -86,10 +86,10 @@ async fn api(
 
 /// A cookie jar of one simulated browser.
 #[derive(Default)]
-struct Jar(HashMap<String, String>);
+pub(crate) struct Jar(HashMap<String, String>);
 
 impl Jar {
-    fn take(&mut self, resp: &reqwest::Response) {
+    pub(crate) fn take(&mut self, resp: &reqwest::Response) {
         for v in resp.headers().get_all("set-cookie") {
             if let Ok(v) = v.to_str()
                 && let Some((kv, _)) = v.split_once(';').or(Some((v, "")))
@@ -99,7 +99,7 @@ impl Jar {
             }
         }
     }
-    fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         self.0
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -108,7 +108,7 @@ impl Jar {
     }
 }
 
-fn hidden(html: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) fn hidden(html: &str, name: &str) -> anyhow::Result<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).context("hidden input")? + marker.len();
     Ok(html[start..]

@@ -3,6 +3,7 @@
 //! load loop, and reports start-up time, memory, throughput and latency against the performance targets.
 //! See docs/performance.md.
 
+mod console;
 mod data;
 mod identity;
 mod load;
@@ -43,6 +44,9 @@ enum Suite {
     /// Entra ID's initial SCIM provisioning cycle replayed on one account: filter + create, update,
     /// deprovision (the server's SCIM rate limit off).
     Scim,
+    /// The console's pages as a signed-in partner administrator sees them, on the seeded data set (use
+    /// `--accounts 1 --users-per-account 100000` for one account of 100,000 users).
+    Console,
 }
 
 /// Load generator for the Skybridge server: start-up, memory, API latency and CSV export on a large data set.
@@ -253,6 +257,13 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             identity::table(&report),
             serde_json::json!({ "report": report }),
         ),
+        Outcome::Console(report) => {
+            failure = report.failure();
+            (
+                console::table(&report),
+                serde_json::json!({ "report": report }),
+            )
+        }
         Outcome::Scim(report) => {
             failure = report.failure();
             (
@@ -287,7 +298,7 @@ async fn measure(
     let config = match args.suite {
         // The benchmark measures throughput: the per-account SCIM rate limit would cap it.
         Suite::Scim => Some(scim::SERVER_CONFIG),
-        Suite::Admin | Suite::Identity => None,
+        Suite::Admin | Suite::Identity | Suite::Console => None,
     };
     let mut server = Server::start(bin, data_dir, database_url, config, &ready_client).await?;
     let idle_rss = server.rss()?;
@@ -304,6 +315,9 @@ async fn measure(
         Suite::Identity => identity_suite(args, &server, data_dir, database_url)
             .await
             .map(|r| Outcome::Identity(Box::new(r))),
+        Suite::Console => console_suite(args, &mut server, data_dir, database_url)
+            .await
+            .map(|r| Outcome::Console(Box::new(r))),
         Suite::Scim => {
             let options = scim::Options {
                 users: args.scim_users,
@@ -328,6 +342,7 @@ enum Outcome {
     Admin(Box<Report>),
     Identity(Box<identity::IdentityReport>),
     Scim(Box<scim::ScimReport>),
+    Console(Box<console::ConsoleReport>),
 }
 
 async fn identity_suite(
@@ -405,6 +420,87 @@ async fn expect(resp: reqwest::Response, expected: StatusCode) -> anyhow::Result
     Ok(body.len())
 }
 
+/// Seeds the data set straight into the store the server runs on.
+async fn seed_data(
+    args: &Args,
+    partner_id: &str,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<(data::Seeded, f64)> {
+    // Seed straight into the store the server runs on.
+    let store_url = match database_url {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", data_dir.join("skybridge.db").display()),
+    };
+    let plan = Plan {
+        accounts: args.accounts,
+        users_per_account: args.users_per_account,
+        big_events: args.events,
+        events_per_other_account: args.events_per_other_account,
+    };
+    progress(format!(
+        "seeding {} accounts, {} users, {} + {} events",
+        plan.accounts,
+        plan.accounts * plan.users_per_account,
+        plan.big_events,
+        plan.accounts.saturating_sub(1) * plan.events_per_other_account
+    ));
+    let store = skybridge_store::Store::connect(&seed_url(&store_url), 2).await?;
+    let seeded = data::seed(&store, partner_id, &plan).await?;
+    let t = Instant::now();
+    skybridge_store::seed::settle(&store).await?;
+    let settle_secs = t.elapsed().as_secs_f64();
+    store.close().await;
+    progress(format!(
+        "seeded in {:.1} s (accounts {:.1} s, users {:.1} s, events {:.1} s), settled in {:.1} s",
+        seeded.total_secs, seeded.accounts_secs, seeded.users_secs, seeded.events_secs, settle_secs
+    ));
+    Ok((seeded, settle_secs))
+}
+
+async fn console_suite(
+    args: &Args,
+    server: &mut Server,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<console::ConsoleReport> {
+    // The sign-in answers redirects that carry the session cookie: follow none of them.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(args.concurrency.max(1) * 2)
+        .build()?;
+    let me: serde_json::Value = http
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&server.token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let partner_id = me["account_id"]
+        .as_str()
+        .context("GET /api/v1/me has no account_id")?
+        .to_string();
+    let (seeded, _) = seed_data(args, &partner_id, data_dir, database_url).await?;
+    server.check_alive()?;
+    let backend = format!("{:?}", args.backend).to_lowercase();
+    let options = console::Options {
+        requests: args.requests,
+        concurrency: args.concurrency,
+        limit: Duration::from_secs(args.scenario_timeout),
+    };
+    console::run(
+        &backend,
+        server,
+        &http,
+        &seeded.big_account_id,
+        args.users_per_account as u64,
+        &options,
+    )
+    .await
+}
+
 async fn drive(
     args: &Args,
     server: &mut Server,
@@ -432,34 +528,7 @@ async fn drive(
         .context("GET /api/v1/me has no account_id")?
         .to_string();
 
-    // Seed straight into the store the server runs on.
-    let store_url = match database_url {
-        Some(url) => url.to_string(),
-        None => format!("sqlite://{}", data_dir.join("skybridge.db").display()),
-    };
-    let plan = Plan {
-        accounts: args.accounts,
-        users_per_account: args.users_per_account,
-        big_events: args.events,
-        events_per_other_account: args.events_per_other_account,
-    };
-    progress(format!(
-        "seeding {} accounts, {} users, {} + {} events",
-        plan.accounts,
-        plan.accounts * plan.users_per_account,
-        plan.big_events,
-        plan.accounts.saturating_sub(1) * plan.events_per_other_account
-    ));
-    let store = skybridge_store::Store::connect(&seed_url(&store_url), 2).await?;
-    let seeded = data::seed(&store, &partner_id, &plan).await?;
-    let t = Instant::now();
-    skybridge_store::seed::settle(&store).await?;
-    let settle_secs = t.elapsed().as_secs_f64();
-    store.close().await;
-    progress(format!(
-        "seeded in {:.1} s (accounts {:.1} s, users {:.1} s, events {:.1} s), settled in {:.1} s",
-        seeded.total_secs, seeded.accounts_secs, seeded.users_secs, seeded.events_secs, settle_secs
-    ));
+    let (seeded, settle_secs) = seed_data(args, &partner_id, data_dir, database_url).await?;
     server.check_alive()?;
     let rss_after_seed = server.rss()?;
 

@@ -13,6 +13,7 @@ pub mod integrations;
 pub mod links;
 pub mod managers;
 pub mod mfa;
+pub mod notifications;
 pub mod oauth;
 pub mod outbox;
 pub mod preferences;

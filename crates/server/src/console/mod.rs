@@ -2,6 +2,8 @@
 //! time), plain forms that work without JavaScript, and htmx (vendored, served from the binary) for
 //! search-as-you-type and partial updates. Every action goes through the admin API's handlers, so the console
 //! and the API share validation, the policy and the audit trail.
+// A handler's error is a rendered page (an axum Response), by design the size of any response.
+#![allow(clippy::result_large_err)]
 
 pub mod accounts;
 pub mod dashboard;
@@ -9,6 +11,7 @@ pub mod events;
 pub mod form;
 pub mod integrations;
 pub mod managers;
+pub mod notifications;
 pub mod outbox;
 pub mod preferences;
 pub mod roles;
@@ -36,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(accounts::router())
         .merge(users::router())
         .merge(outbox::router())
+        .merge(notifications::router())
         .merge(roles::router())
         .merge(managers::router())
         .merge(integrations::router())

@@ -93,7 +93,7 @@ impl FromRequestParts<AppState> for Console {
             Ok(caller) => {
                 let outbox_visible =
                     state.config.smtp_url.is_none() && caller.principal.is_unrestricted_partner();
-                let unread = 0;
+                let unread = super::notifications::unread(state, &caller).await;
                 Ok(Console {
                     caller,
                     csrf: session.csrf,

@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn only_known_notices_are_shown() {
-        assert_eq!(notice_text("user-created").is_some(), true);
+        assert!(notice_text("user-created").is_some());
         assert_eq!(notice_text("<script>"), None);
     }
 }

@@ -711,7 +711,7 @@ async fn manage(
                 user_ids: (!all).then(|| selected.clone()),
                 all: all.then_some(true),
             };
-            or_fail(
+            let queued = or_fail(
                 &console,
                 mail_api::send_welcome_bulk(
                     State(state.clone()),
@@ -720,7 +720,12 @@ async fn manage(
                     Body(sel),
                 )
                 .await
-                .map(|_| ()),
+                .map(|q| q.1.0.mail_ids.len()),
+            )?;
+            let title = format!("Send welcome emails: {queued} queued");
+            or_fail(
+                &console,
+                super::notifications::notify(&state, &console.caller, false, title, None).await,
             )?;
             Ok(see_other(&format!("{base}?notice=welcome-sent")))
         }
@@ -728,18 +733,24 @@ async fn manage(
             if selected.is_empty() {
                 return Err(need_selection());
             }
+            let mut failures = Vec::new();
             for id in &selected {
-                or_fail(
-                    &console,
-                    mail_api::send_reset(
-                        State(state.clone()),
-                        console.caller.clone(),
-                        Path((ctx.row.id.clone(), id.clone())),
-                    )
-                    .await
-                    .map(|_| ()),
-                )?;
+                let r = mail_api::send_reset(
+                    State(state.clone()),
+                    console.caller.clone(),
+                    Path((ctx.row.id.clone(), id.clone())),
+                )
+                .await;
+                collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures).await?;
             }
+            report(
+                &state,
+                &console,
+                "Reset passwords",
+                selected.len(),
+                failures,
+            )
+            .await?;
             Ok(see_other(&format!("{base}?notice=reset-sent")))
         }
         "delete" => {
@@ -785,20 +796,20 @@ async fn manage(
             if word.trim() != "delete" {
                 return Ok(dialog(Some("type \"delete\" to confirm".into())));
             }
+            let mut failures = Vec::new();
             for id in &selected {
-                or_fail(
-                    &console,
-                    api::delete_user(
-                        State(state.clone()),
-                        console.caller.clone(),
-                        Path((ctx.row.id.clone(), id.clone())),
-                        Params(DeleteQuery {
-                            confirm: Some("delete".into()),
-                        }),
-                    )
-                    .await,
-                )?;
+                let r = api::delete_user(
+                    State(state.clone()),
+                    console.caller.clone(),
+                    Path((ctx.row.id.clone(), id.clone())),
+                    Params(DeleteQuery {
+                        confirm: Some("delete".into()),
+                    }),
+                )
+                .await;
+                collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures).await?;
             }
+            report(&state, &console, "Delete users", selected.len(), failures).await?;
             Ok(see_other(&format!("{base}?notice=users-deleted")))
         }
         other => Err(fail(
@@ -806,4 +817,50 @@ async fn manage(
             ApiError::bad("action", format!("unknown action {other:?}")),
         )),
     }
+}
+
+/// Keeps going past a user the action cannot apply to (a protected user, one deleted meanwhile), noting why;
+/// a server failure stops the action.
+async fn collect(
+    state: &AppState,
+    console: &Console,
+    ctx: &InAccount,
+    id: &str,
+    result: Result<(), ApiError>,
+    failures: &mut Vec<String>,
+) -> Result<(), axum::response::Response> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e @ ApiError::Internal(_)) => Err(fail(Some(console), e)),
+        Err(e) => {
+            let name = api::get_user(
+                State(state.clone()),
+                console.caller.clone(),
+                Path((ctx.row.id.clone(), id.to_string())),
+            )
+            .await
+            .map(|u| format!("{} ({})", u.0.display_name, u.0.email))
+            .unwrap_or_else(|_| format!("user {id}"));
+            failures.push(format!("{name}: {e}"));
+            Ok(())
+        }
+    }
+}
+
+/// The notification a bulk action leaves: how many of the selected users it applied to, and why not the rest.
+async fn report(
+    state: &AppState,
+    console: &Console,
+    what: &str,
+    total: usize,
+    failures: Vec<String>,
+) -> Result<(), axum::response::Response> {
+    let done = total - failures.len();
+    let title = format!("{what}: {done} of {total} users");
+    let detail = (!failures.is_empty()).then(|| failures.join("\n"));
+    or_fail(
+        console,
+        super::notifications::notify(state, &console.caller, !failures.is_empty(), title, detail)
+            .await,
+    )
 }

@@ -520,7 +520,95 @@ async fn column_choices_are_remembered_per_admin(app: TestApp) {
     let _ = hidden(&list.body, "csrf");
 }
 
+async fn bulk_actions_leave_a_notification_with_the_failures(app: TestApp) {
+    let account = app.create_account("Bulk Co").await;
+    let aid = account["id"].as_str().unwrap();
+    let (a, _) = app.create_user(aid, "a@bulk.example", "user").await;
+    let (b_user, _) = app.create_user(aid, "b@bulk.example", "user").await;
+    let b = partner_console(&app).await;
+    let list = b.get(&format!("/console/a/{aid}/users")).await;
+    assert!(!list.body.contains("data-testid=\"unread\""));
+    let (aid_a, aid_b) = (a["id"].as_str().unwrap(), b_user["id"].as_str().unwrap());
+
+    let r = submit(
+        &b,
+        &list,
+        &format!("/console/a/{aid}/users/manage"),
+        &[("action", "welcome"), ("user", aid_a), ("user", aid_b)],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Delete both, one of them gone already: one deleted, one failure with its reason.
+    app.delete(
+        &app.token,
+        &format!("/api/v1/accounts/{aid}/users/{aid_b}?confirm=delete"),
+    )
+    .await;
+    let dialog = submit(
+        &b,
+        &list,
+        &format!("/console/a/{aid}/users/manage"),
+        &[("action", "delete"), ("user", aid_a), ("user", aid_b)],
+    )
+    .await;
+    assert_eq!(dialog.status, 200);
+    assert!(dialog.body.contains("Delete Selected User(s)?"));
+    let done = submit(
+        &b,
+        &dialog,
+        &format!("/console/a/{aid}/users/manage"),
+        &[
+            ("action", "delete"),
+            ("user", aid_a),
+            ("user", aid_b),
+            ("confirm", "delete"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(user_id_in(&app, aid, "a@bulk.example").await.is_none());
+
+    let page = b.get(&format!("/console/a/{aid}/users")).await;
+    assert!(
+        page.body
+            .contains("<span class=\"badge\" data-testid=\"unread\">2</span>"),
+        "{}",
+        page.body
+    );
+    let bell = b.get("/console/notifications").await;
+    assert!(bell.body.contains("Send welcome emails: 2 queued"));
+    assert!(bell.body.contains("Delete users: 1 of 2 users"));
+    assert!(bell.body.contains("See details"));
+    assert!(bell.body.contains("user not found"));
+    // Seen: the badge is gone; deleting one removes it for good.
+    let again = b.get("/console").await;
+    assert!(!again.body.contains("data-testid=\"unread\""));
+    let first = bell
+        .body
+        .split("action=\"/console/notifications/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = submit(&b, &bell, &format!("/console/notifications/{first}"), &[]).await;
+    assert_eq!(r.status, 303);
+    let after = b.get("/console/notifications").await;
+    assert_eq!(after.body.matches("data-notification").count(), 1);
+    // Someone else's notification cannot be deleted.
+    let r = submit(
+        &b,
+        &after,
+        "/console/notifications/00000000-0000-0000-0000-000000000000/delete",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}
+
 backend_tests!(
+    bulk_actions_leave_a_notification_with_the_failures,
     the_frame_is_strict_and_needs_a_session,
     a_partner_adds_an_account_with_its_admin,
     forms_need_the_session_csrf_token,
