@@ -84,7 +84,7 @@ async fn is_partner_admin(
 /// List Account Managers or Administrators of the Partner Account.
 #[utoipa::path(get, path = "/api/v1/account-managers", tag = "account managers", params(ListQuery),
     responses((status = 200, body = Vec<ManagerOut>), (status = 403, body = crate::error::Problem)))]
-async fn list_managers(
+pub(crate) async fn list_managers(
     State(state): State<AppState>,
     caller: Caller,
     Params(q): Params<ListQuery>,
@@ -295,7 +295,7 @@ async fn set_restricted(
 /// Convert Administrators to Account Managers (restricted to assigned accounts, initially none).
 #[utoipa::path(post, path = "/api/v1/account-managers/convert", tag = "account managers", request_body = Selection,
     responses((status = 200, body = BulkResult), (status = 422, body = crate::error::Problem)))]
-async fn convert(
+pub(crate) async fn convert(
     State(state): State<AppState>,
     caller: Caller,
     Body(sel): Body<Selection>,
@@ -306,7 +306,7 @@ async fn convert(
 /// Upgrade Account Managers to unrestricted Administrators.
 #[utoipa::path(post, path = "/api/v1/account-managers/upgrade", tag = "account managers", request_body = Selection,
     responses((status = 200, body = BulkResult), (status = 422, body = crate::error::Problem)))]
-async fn upgrade(
+pub(crate) async fn upgrade(
     State(state): State<AppState>,
     caller: Caller,
     Body(sel): Body<Selection>,
@@ -394,7 +394,7 @@ async fn assignment(
 /// Assign customer accounts to one or several Account Managers.
 #[utoipa::path(post, path = "/api/v1/account-managers/assign", tag = "account managers", request_body = Assignment,
     responses((status = 200, body = BulkResult), (status = 422, body = crate::error::Problem)))]
-async fn assign(
+pub(crate) async fn assign(
     State(state): State<AppState>,
     caller: Caller,
     Body(a): Body<Assignment>,
@@ -405,7 +405,7 @@ async fn assign(
 /// Unassign customer accounts from one or several Account Managers.
 #[utoipa::path(post, path = "/api/v1/account-managers/unassign", tag = "account managers", request_body = Assignment,
     responses((status = 200, body = BulkResult), (status = 422, body = crate::error::Problem)))]
-async fn unassign(
+pub(crate) async fn unassign(
     State(state): State<AppState>,
     caller: Caller,
     Body(a): Body<Assignment>,
@@ -437,7 +437,7 @@ pub struct AccountOverview {
 /// the selected ones manage it (the console's "assigned to all / some / none" tabs).
 #[utoipa::path(get, path = "/api/v1/account-managers/accounts", tag = "account managers", params(OverviewQuery),
     responses((status = 200, body = Vec<AccountOverview>), (status = 400, body = crate::error::Problem)))]
-async fn accounts_overview(
+pub(crate) async fn accounts_overview(
     State(state): State<AppState>,
     caller: Caller,
     Params(q): Params<OverviewQuery>,

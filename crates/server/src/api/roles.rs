@@ -129,7 +129,7 @@ fn names_json(set: PermissionSet) -> String {
 
 /// List the custom roles of the caller's Partner Account.
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles", responses((status = 200, body = Vec<RoleOut>)))]
-async fn list_roles(
+pub(crate) async fn list_roles(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<RoleOut>>> {
@@ -175,7 +175,7 @@ async fn insert_role(
 /// Create a custom role on a base role, keeping a subset of its permissions.
 #[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = NewRole,
     responses((status = 201, body = RoleOut), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn create_role(
+pub(crate) async fn create_role(
     State(state): State<AppState>,
     caller: Caller,
     Body(input): Body<NewRole>,
@@ -216,7 +216,7 @@ async fn create_role(
 /// Read a custom role.
 #[utoipa::path(get, path = "/api/v1/roles/{role}", tag = "roles", params(("role" = String, Path, description = "Role id")),
     responses((status = 200, body = RoleOut), (status = 404, body = crate::error::Problem)))]
-async fn get_role(
+pub(crate) async fn get_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(role): Path<String>,
@@ -229,7 +229,7 @@ async fn get_role(
 /// Edit a custom role's name, description or permissions (its base is fixed).
 #[utoipa::path(patch, path = "/api/v1/roles/{role}", tag = "roles", request_body = RolePatch, params(("role" = String, Path, description = "Role id")),
     responses((status = 200, body = RoleOut), (status = 400, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn update_role(
+pub(crate) async fn update_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(role): Path<String>,
@@ -305,7 +305,7 @@ pub struct DeleteQuery {
 /// Delete a custom role no user holds.
 #[utoipa::path(delete, path = "/api/v1/roles/{role}", tag = "roles", params(("role" = String, Path, description = "Role id"), DeleteQuery),
     responses((status = 204), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn delete_role(
+pub(crate) async fn delete_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(role): Path<String>,
@@ -355,7 +355,7 @@ pub struct DuplicateRole {
 /// Duplicate a role: same base and permissions, new name.
 #[utoipa::path(post, path = "/api/v1/roles/{role}/duplicate", tag = "roles", request_body = DuplicateRole, params(("role" = String, Path, description = "Role id")),
     responses((status = 201, body = RoleOut), (status = 409, body = crate::error::Problem)))]
-async fn duplicate_role(
+pub(crate) async fn duplicate_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(role): Path<String>,
@@ -397,7 +397,7 @@ pub struct RoleAccount {
 /// The customer accounts a role is assigned to.
 #[utoipa::path(get, path = "/api/v1/roles/{role}/accounts", tag = "roles", params(("role" = String, Path, description = "Role id")),
     responses((status = 200, body = Vec<RoleAccount>)))]
-async fn role_accounts(
+pub(crate) async fn role_accounts(
     State(state): State<AppState>,
     caller: Caller,
     Path(role): Path<String>,
@@ -484,7 +484,7 @@ async fn assignment(
 #[utoipa::path(put, path = "/api/v1/roles/{role}/accounts/{account}", tag = "roles",
     params(("role" = String, Path, description = "Role id"), ("account" = String, Path, description = "Account UUID or number")),
     responses((status = 204), (status = 422, body = crate::error::Problem)))]
-async fn assign_role(
+pub(crate) async fn assign_role(
     State(state): State<AppState>,
     caller: Caller,
     Path((role, account)): Path<(String, String)>,
@@ -496,7 +496,7 @@ async fn assign_role(
 #[utoipa::path(delete, path = "/api/v1/roles/{role}/accounts/{account}", tag = "roles",
     params(("role" = String, Path, description = "Role id"), ("account" = String, Path, description = "Account UUID or number")),
     responses((status = 204), (status = 409, body = crate::error::Problem)))]
-async fn unassign_role(
+pub(crate) async fn unassign_role(
     State(state): State<AppState>,
     caller: Caller,
     Path((role, account)): Path<(String, String)>,
