@@ -82,7 +82,7 @@ pub async fn rotate(
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/integrations/entra_id_sync/keys", tag = "integrations",
     params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 201, body = ScimKeys), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-async fn generate_keys(
+pub(crate) async fn generate_keys(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,

@@ -193,7 +193,7 @@ fn filter(q: &FilterQuery) -> ApiResult<(EventFilter, Order)> {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/events", tag = "events",
     params(("account" = String, Path, description = "Account UUID or number"), FilterQuery),
     responses((status = 200, body = Page<EventOut>), (status = 400, body = crate::error::Problem)))]
-async fn list_events(
+pub(crate) async fn list_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -231,7 +231,7 @@ pub struct FacetsOut {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/events/facets", tag = "events",
     params(("account" = String, Path, description = "Account UUID or number"), FilterQuery),
     responses((status = 200, body = FacetsOut)))]
-async fn facets(
+pub(crate) async fn facets(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
@@ -257,7 +257,7 @@ async fn facets(
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/events/{event}", tag = "events",
     params(("account" = String, Path, description = "Account UUID or number"), ("event" = String, Path, description = "Event id")),
     responses((status = 200, body = EventOut), (status = 404, body = crate::error::Problem)))]
-async fn get_event(
+pub(crate) async fn get_event(
     State(state): State<AppState>,
     caller: Caller,
     Path((account, event)): Path<(String, String)>,
@@ -409,7 +409,7 @@ pub struct ExportSelection {
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/events/export.csv", tag = "events", request_body = ExportSelection,
     params(("account" = String, Path, description = "Account UUID or number")),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = crate::error::Problem)))]
-async fn export_selection(
+pub(crate) async fn export_selection(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,
