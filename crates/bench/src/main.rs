@@ -449,6 +449,8 @@ async fn seed_data(
     let seeded = data::seed(&store, partner_id, &plan).await?;
     let t = Instant::now();
     skybridge_store::seed::settle(&store).await?;
+    // What the server's housekeeping does every 10 minutes: planner statistics for the seeded tables.
+    skybridge_store::seed::optimize(&store).await?;
     let settle_secs = t.elapsed().as_secs_f64();
     store.close().await;
     progress(format!(

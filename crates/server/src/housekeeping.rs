@@ -35,6 +35,9 @@ pub async fn run(store: Store, clock: Arc<dyn Clock>, shutdown: CancellationToke
             Ok(n) => tracing::debug!(rows = n, "housekeeping removed expired rows"),
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
         }
+        if let Err(e) = skybridge_store::seed::optimize(&store).await {
+            tracing::warn!(error = %e, "refreshing planner statistics failed");
+        }
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(EVERY) => {}

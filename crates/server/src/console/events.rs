@@ -330,9 +330,17 @@ struct ListPage {
     clear_link: String,
     reset_columns_link: String,
     here: String,
+    /// The Add Filter panel is open: only then are the facets worked out (a GROUP BY over the account's
+    /// events, hundreds of milliseconds on a large account, which the table alone does not need).
+    filter_open: bool,
 }
 
 impl ListPage {
+    fn filter_link(&self) -> String {
+        let sep = if self.here.contains('?') { '&' } else { '?' };
+        format!("{}{sep}filter=1", self.here)
+    }
+
     fn width(&self) -> usize {
         self.headers.len() + 1
     }
@@ -414,15 +422,21 @@ async fn list(
         }
     };
     // The smart filter: each select offers what stays possible given the other choices.
-    let facets = api::facets(
-        State(state.clone()),
-        console.caller.clone(),
-        Path(ctx.row.id.clone()),
-        Params(q.api_filter(false)),
-    )
-    .await
-    .map(|j| j.0)
-    .ok();
+    let filter_open =
+        pairs.iter().any(|(k, v)| k == "filter" && v == "1") || (q.filtered() && rows.is_empty());
+    let facets = if filter_open {
+        api::facets(
+            State(state.clone()),
+            console.caller.clone(),
+            Path(ctx.row.id.clone()),
+            Params(q.api_filter(false)),
+        )
+        .await
+        .map(|j| j.0)
+        .ok()
+    } else {
+        None
+    };
     let (assets, actions, types) = match &facets {
         Some(f) => (
             choices(&f.asset, &q.asset),
@@ -527,6 +541,7 @@ async fn list(
             n.columns = DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect();
         }),
         here: q.link_with(&base, |_| {}),
+        filter_open,
         shell,
         headers,
         rows,

@@ -1048,7 +1048,9 @@ async fn event_history_filter_and_export(app: TestApp) {
         .await;
     web.find(css("tr[data-testid='event-row']")).await;
 
-    web.click(xpath("//summary[normalize-space()='+ Add Filter']"))
+    web.click(xpath("//a[normalize-space()='+ Add Filter']"))
+        .await;
+    web.wait_for_path("the filter panel", |p| p.contains("filter=1"))
         .await;
     web.click(xpath(
         "//select[@id='f-action']/option[starts-with(normalize-space(),'Create (')]",

@@ -20,3 +20,12 @@ CREATE TABLE notifications (
     read_at BIGINT
 );
 CREATE INDEX notifications_by_user ON notifications (user_id, created_at);
+
+-- The Users list's filters and search read only this index (in name order) to find a page's ids, so a search
+-- that matches few of an account's 100,000 users scans index entries, not table rows.
+CREATE INDEX users_search ON users (account_id, name_key, id, active, role, registered, source, email_key,
+    extension, first_name, last_name);
+-- Admins are few among many users: the Admins filter walks only them, in name order.
+CREATE INDEX users_admins ON users (account_id, name_key, id) WHERE role <> 'user';
+-- The PBX Users and MiCloud Connected filters: one source, in name order.
+CREATE INDEX users_by_source ON users (account_id, source, name_key, id);
