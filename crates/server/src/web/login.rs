@@ -722,9 +722,10 @@ mod tests {
 
     #[test]
     fn only_local_returns() {
-        assert_eq!(safe_return(Some("/console")), "/console");
+        assert_eq!(safe_return(Some("/auth/mfa")), "/auth/mfa");
+        // Anything else goes to the console, the signed-in user's home.
         for bad in ["https://evil.example", "//evil.example", "/\\evil", ""] {
-            assert_eq!(safe_return(Some(bad)), "/auth/account", "{bad}");
+            assert_eq!(safe_return(Some(bad)), "/console", "{bad}");
         }
     }
 }

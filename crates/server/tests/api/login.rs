@@ -233,7 +233,7 @@ async fn csrf_and_return_to_are_enforced(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/auth/account");
+    assert_eq!(r.headers()["location"], "/console");
 }
 
 async fn account_number_when_the_address_is_shared(app: TestApp) {
