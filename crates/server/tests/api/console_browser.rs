@@ -958,15 +958,16 @@ async fn partner_creates_and_assigns_a_role(app: TestApp) {
             .as_deref(),
         Some("Help Desk")
     );
-    // Untick one permission the base grants.
-    let boxes = web
+    // Untick one permission the base grants: the role may not delete users.
+    let users_delete = web
         .c
-        .find_all(css("input[name='permission']:checked:not([disabled])"))
+        .find(css(
+            "input[name='permission'][value='users.delete']:checked",
+        ))
         .await
-        .expect("permission boxes");
-    let last = boxes.last().expect("a permission that may be unticked");
-    let dropped = last.attr("value").await.expect("value").expect("a value");
-    last.click().await.expect("unticked");
+        .expect("a ticked users.delete box");
+    let dropped = "users.delete".to_string();
+    users_delete.click().await.expect("unticked");
     web.press("Save").await;
     let at = web
         .wait_for_path("the new role", |p| p.contains("notice=role-created"))
@@ -994,6 +995,16 @@ async fn partner_creates_and_assigns_a_role(app: TestApp) {
     assert!(
         !permissions.contains(&dropped.as_str()),
         "{dropped} was unticked: {permissions:?}"
+    );
+    // The edit page shows the cleared box cleared.
+    assert!(
+        web.c
+            .find(css(
+                "input[name='permission'][value='users.delete']:not(:checked)"
+            ))
+            .await
+            .is_ok(),
+        "users.delete shown unticked on the role's page"
     );
     web.shot("role").await;
 
