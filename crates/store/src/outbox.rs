@@ -171,7 +171,7 @@ pub async fn list_for_partner(
     sql.arg(id.clone())
         .push(" OR a.partner_id = ")
         .arg(id)
-        .push(") ORDER BY m.created_at DESC, m.id DESC LIMIT ")
+        .push(") AND a.status <> 'deleted' ORDER BY m.created_at DESC, m.id DESC LIMIT ")
         .arg(limit);
     Ok(fetch_dyn!(db, sql, MailRow, fetch_all)?)
 }

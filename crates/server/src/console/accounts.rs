@@ -249,6 +249,19 @@ async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> P
     .iter()
     .any(|s| !s.trim().is_empty());
     if wants_admin {
+        let p = &console.caller.principal;
+        if !(p.holds(Feature::Users, Verb::Add) && p.holds(Feature::Roles, Verb::Assign)) {
+            let errors = Errors::from_api(
+                ApiError::bad(
+                    "admin_email",
+                    "your role does not allow adding an Account Admin; leave these fields empty",
+                ),
+                ACCOUNT_FIELDS,
+                None,
+            )
+            .unwrap_or_default();
+            return Ok(again(errors, form));
+        }
         let checks = [
             validate::required_text("admin_first_name", &form.admin_first_name, 100).err(),
             validate::required_text("admin_last_name", &form.admin_last_name, 100).err(),
@@ -282,6 +295,15 @@ async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> P
         }
     };
     if wants_admin {
+        // An Account Manager manages the account it just created (the API assigned it): the caller this
+        // request started with does not know that yet.
+        let mut caller = console.caller.clone();
+        if let skybridge_domain::policy::ManagerScope::Restricted(set) =
+            &mut caller.principal.manager
+            && let Ok(id) = account.id.parse()
+        {
+            set.insert(id);
+        }
         let admin = NewUser {
             first_name: form.admin_first_name.clone(),
             last_name: form.admin_last_name.clone(),
@@ -294,18 +316,26 @@ async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> P
         };
         let r = users_api::create_user(
             State(state.clone()),
-            console.caller.clone(),
+            caller.clone(),
             Path(account.id.clone()),
             Body(admin),
         )
         .await;
         if let Err(e) = r {
-            // The account exists; say what went wrong with the admin on the account's Add User form.
-            tracing::info!(error = %e, "first admin of a new account refused");
-            return Ok(see_other(&format!(
-                "/console/a/{}/users/new?notice=account-created",
-                account.id
-            )));
+            // The account exists; the admin's values and what was wrong with them go to its Add User form.
+            let console = Console { caller, ..console };
+            return super::users::new_admin_form(
+                &state,
+                &console,
+                &account.id,
+                [
+                    &form.admin_first_name,
+                    &form.admin_last_name,
+                    &form.admin_email,
+                ],
+                e,
+            )
+            .await;
         }
     }
     Ok(see_other(&format!(
@@ -457,8 +487,9 @@ async fn save(
     )
     .await;
     match r {
-        Ok(_) => Ok(see_other(&format!(
-            "/console/a/{account}?notice=account-saved"
+        Ok(axum::Json(a)) => Ok(see_other(&format!(
+            "/console/a/{}?notice=account-saved",
+            a.id
         ))),
         Err(e) => {
             let errors = or_fail(&console, form_errors(e, ""))?;
@@ -625,16 +656,17 @@ async fn confirm_action(
     let c = console.caller.clone();
     let p = Path(account.clone());
     let given = form.confirm.clone();
-    let r = match action {
+    // Redirects name the account by the id the API resolved, never by the raw path segment.
+    let r: Result<String, ApiError> = match action {
         Lifecycle::Deactivate => {
             api::deactivate_account(s, c, p, Body(Confirmation { confirm: given }))
                 .await
-                .map(|_| ())
+                .map(|j| j.0.id)
         }
         Lifecycle::Reactivate => {
             api::reactivate_account(s, c, p, Body(Confirmation { confirm: given }))
                 .await
-                .map(|_| ())
+                .map(|j| j.0.id)
         }
         Lifecycle::Delete => api::delete_account(
             s,
@@ -645,15 +677,15 @@ async fn confirm_action(
             }),
         )
         .await
-        .map(|_| ()),
+        .map(|_| String::new()),
     };
     match r {
-        Ok(()) => Ok(see_other(&match action {
+        Ok(id) => Ok(see_other(&match action {
             Lifecycle::Deactivate => {
                 "/console/accounts?status=deactivated&notice=account-deactivated".to_string()
             }
             // After a reactivation the partner goes straight back into the account.
-            Lifecycle::Reactivate => format!("/console/a/{account}?notice=account-reactivated"),
+            Lifecycle::Reactivate => format!("/console/a/{id}?notice=account-reactivated"),
             Lifecycle::Delete => "/console/accounts?notice=account-deleted".to_string(),
         })),
         Err(ApiError::BadRequest { detail, .. }) => {

@@ -33,6 +33,8 @@ struct ListPage {
 struct ShowPage {
     shell: Shell,
     mail: MailRow,
+    /// Only links to this server are made clickable; a URL someone typed as a name stays text.
+    own_base: String,
 }
 
 impl ShowPage {
@@ -42,7 +44,7 @@ impl ShowPage {
         let mut text = String::new();
         for piece in self.mail.body_text.split_inclusive(char::is_whitespace) {
             let word = piece.trim_end();
-            if word.starts_with("https://") || word.starts_with("http://") {
+            if !self.own_base.is_empty() && word.starts_with(&self.own_base) {
                 if !text.is_empty() {
                     out.push((false, std::mem::take(&mut text)));
                 }
@@ -91,5 +93,10 @@ async fn show(State(state): State<AppState>, console: Console, Path(mail): Path<
             .ok_or(ApiError::NotFound("mail")),
     )?;
     let shell = Shell::new(&console, mail.subject.clone(), Section::Outbox, None);
-    Ok(ok(&ShowPage { shell, mail }))
+    let own_base = format!("{}/", state.config.public_url().trim_end_matches('/'));
+    Ok(ok(&ShowPage {
+        shell,
+        mail,
+        own_base,
+    }))
 }

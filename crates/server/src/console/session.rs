@@ -91,8 +91,14 @@ impl FromRequestParts<AppState> for Console {
         let short = session.id_hash.get(..12).unwrap_or_default().to_string();
         match caller_for_session(state, user, &short).await {
             Ok(caller) => {
-                let outbox_visible =
-                    state.config.smtp_url.is_none() && caller.principal.is_unrestricted_partner();
+                // The outbox holds every welcome and reset link of the partner's accounts: only the built-in
+                // Partner Administrator (who can already do anything there) sees it, never a custom role,
+                // which could otherwise take over an Administrator through a reset link.
+                let p = &caller.principal;
+                let outbox_visible = state.config.smtp_url.is_none()
+                    && p.is_unrestricted_partner()
+                    && p.custom_role.is_none()
+                    && p.home.kind == skybridge_domain::account::AccountKind::Partner;
                 let unread = super::notifications::unread(state, &caller).await;
                 Ok(Console {
                     caller,

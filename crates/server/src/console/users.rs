@@ -213,6 +213,13 @@ async fn save_columns(
     Path(account): Path<String>,
     posted: Posted<NoFields>,
 ) -> Page {
+    let ctx = or_fail(
+        &posted.console,
+        posted
+            .console
+            .account(&state, &account, Feature::Users, Verb::View)
+            .await,
+    )?;
     let chosen: Vec<String> = if posted.pairs.iter().any(|(k, _)| k == "reset") {
         default_columns()
     } else {
@@ -227,7 +234,8 @@ async fn save_columns(
         super::preferences::save_user_columns(&state, &posted.console, &chosen).await,
     )?;
     Ok(see_other(&format!(
-        "/console/a/{account}/users?notice=columns-saved"
+        "/console/a/{}/users?notice=columns-saved",
+        ctx.row.id
     )))
 }
 
@@ -532,9 +540,11 @@ async fn save(
     let differs = |new: &str, old: &str| (new.trim() != old).then(|| new.to_string());
     let opt_differs =
         |new: &str, old: &Option<String>| (blank_none(new) != *old).then(|| blank_none(new));
+    // The access checkbox is disabled (and so not sent) for an admin without Users EDIT: absent is not "off".
+    let may_edit = console.caller.principal.holds(Feature::Users, Verb::Edit);
     let mut patch = UserPatch {
         role: differs(&form.role, &u.role).filter(|r| !r.is_empty()),
-        active: (form.active.is_some() != u.active).then_some(form.active.is_some()),
+        active: (may_edit && form.active.is_some() != u.active).then_some(form.active.is_some()),
         ..UserPatch::default()
     };
     if !synced {
@@ -741,7 +751,12 @@ async fn manage(
                     Path((ctx.row.id.clone(), id.clone())),
                 )
                 .await;
-                collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures).await?;
+                if collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
             }
             report(
                 &state,
@@ -807,7 +822,12 @@ async fn manage(
                     }),
                 )
                 .await;
-                collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures).await?;
+                if collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
             }
             report(&state, &console, "Delete users", selected.len(), failures).await?;
             Ok(see_other(&format!("{base}?notice=users-deleted")))
@@ -820,7 +840,7 @@ async fn manage(
 }
 
 /// Keeps going past a user the action cannot apply to (a protected user, one deleted meanwhile), noting why;
-/// a server failure stops the action.
+/// a server failure stops the action (`Err`), noted too, so the report says what was and was not done.
 async fn collect(
     state: &AppState,
     console: &Console,
@@ -828,10 +848,17 @@ async fn collect(
     id: &str,
     result: Result<(), ApiError>,
     failures: &mut Vec<String>,
-) -> Result<(), axum::response::Response> {
+) -> Result<(), ()> {
     match result {
         Ok(()) => Ok(()),
-        Err(e @ ApiError::Internal(_)) => Err(fail(Some(console), e)),
+        Err(ApiError::Internal(e)) => {
+            // Stop here, but say what was done before: the notification lists it.
+            tracing::error!(error = %e, "bulk action failed");
+            failures.push(format!(
+                "user {id}: the server failed; the remaining users were not processed"
+            ));
+            Err(())
+        }
         Err(e) => {
             let name = api::get_user(
                 State(state.clone()),
@@ -863,4 +890,39 @@ async fn report(
         super::notifications::notify(state, &console.caller, !failures.is_empty(), title, detail)
             .await,
     )
+}
+
+/// The Add User form of `account` filled with a new account's first admin that the API refused, with why.
+pub(crate) async fn new_admin_form(
+    state: &AppState,
+    console: &Console,
+    account: &str,
+    [first, last, email]: [&String; 3],
+    err: ApiError,
+) -> Page {
+    let ctx = or_fail(
+        console,
+        console
+            .account(state, account, Feature::Users, Verb::View)
+            .await,
+    )?;
+    let errors = or_fail(console, Errors::from_api(err, USER_FIELDS, Some("email")))?;
+    let f = UserForm {
+        first_name: first.clone(),
+        last_name: last.clone(),
+        email: email.clone(),
+        role: "account_admin".into(),
+        active: Some("on".into()),
+        ..UserForm::default()
+    };
+    form_page(
+        state,
+        console,
+        &ctx,
+        None,
+        f,
+        errors,
+        Some("account-created"),
+    )
+    .await
 }

@@ -91,6 +91,8 @@ pub(crate) fn safe_return(to: Option<&str>) -> String {
             if p.starts_with('/')
                 && !p.starts_with("//")
                 && !p.contains('\\')
+                // Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil.example".
+                && !p.chars().any(|c| c.is_control() || c.is_whitespace())
                 && p.len() <= 4096 =>
         {
             p.to_string()
@@ -724,7 +726,15 @@ mod tests {
     fn only_local_returns() {
         assert_eq!(safe_return(Some("/auth/mfa")), "/auth/mfa");
         // Anything else goes to the console, the signed-in user's home.
-        for bad in ["https://evil.example", "//evil.example", "/\\evil", ""] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil",
+            "",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+        ] {
             assert_eq!(safe_return(Some(bad)), "/console", "{bad}");
         }
     }

@@ -607,7 +607,82 @@ async fn bulk_actions_leave_a_notification_with_the_failures(app: TestApp) {
     assert_eq!(r.status, 404);
 }
 
+async fn the_outbox_is_only_for_the_partner_administrator(app: TestApp) {
+    // A partner user with a custom Partner-based role could otherwise read an Administrator's reset link.
+    let (status, role) = app
+        .post(
+            &app.token,
+            "/api/v1/roles",
+            &json!({ "name": "Helpers", "base": "partner", "permissions": ["accounts.view", "users.view", "users.add", "users.edit"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{role}");
+    let (helper, _) = app
+        .create_user(
+            &app.partner_id,
+            "helper@partner.example",
+            role["id"].as_str().unwrap(),
+        )
+        .await;
+    set_password(&app, &app.partner_id, helper["id"].as_str().unwrap()).await;
+    let h = console_as(&app, "helper@partner.example").await;
+    assert!(!h.get("/console").await.body.contains("/console/outbox"));
+    let r = h.get("/console/outbox").await;
+    assert_eq!(r.status, 404);
+    assert!(
+        r.body.contains("Not found") && !r.body.contains("<table>"),
+        "no mail listed: {}",
+        r.body
+    );
+
+    let admin = partner_console(&app).await;
+    let list = admin.get("/console/outbox").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("helper@partner.example"));
+}
+
+async fn an_account_manager_adds_an_account_with_its_admin(app: TestApp) {
+    let (mgr, _) = app
+        .create_user(&app.partner_id, "mgr@partner.example", "partner")
+        .await;
+    let mid = mgr["id"].as_str().unwrap();
+    let (status, body) = app
+        .post(
+            &app.token,
+            "/api/v1/account-managers/convert",
+            &json!({ "user_ids": [mid] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    set_password(&app, &app.partner_id, mid).await;
+    let b = console_as(&app, "mgr@partner.example").await;
+    let form = b.get("/console/accounts/new").await;
+    let done = submit(
+        &b,
+        &form,
+        "/console/accounts/new",
+        &new_account_fields("Managed Co", "first@managed.example"),
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let location = done.location.unwrap();
+    let account_id = location
+        .trim_start_matches("/console/a/")
+        .split('?')
+        .next()
+        .unwrap();
+    // The manager manages the new account, and its first admin exists.
+    assert!(location.ends_with("?notice=account-created"), "{location}");
+    let (_, users) = app
+        .get(&app.token, &format!("/api/v1/accounts/{account_id}/users"))
+        .await;
+    assert_eq!(users["items"][0]["email"], "first@managed.example");
+    assert_eq!(b.get(&location).await.status, 200);
+}
+
 backend_tests!(
+    the_outbox_is_only_for_the_partner_administrator,
+    an_account_manager_adds_an_account_with_its_admin,
     bulk_actions_leave_a_notification_with_the_failures,
     the_frame_is_strict_and_needs_a_session,
     a_partner_adds_an_account_with_its_admin,
