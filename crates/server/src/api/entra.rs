@@ -155,7 +155,7 @@ pub struct PhoneConflicts {
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/users/phone-conflicts", tag = "users",
     params(("account" = String, Path, description = "Account UUID or number"), ConflictQuery),
     responses((status = 200, body = PhoneConflicts), (status = 400, body = crate::error::Problem)))]
-async fn phone_conflicts(
+pub(crate) async fn phone_conflicts(
     State(state): State<AppState>,
     caller: Caller,
     Path(account): Path<String>,

@@ -30,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/a/{account}/users/new", get(new_form).post(create))
         .route("/console/a/{account}/users/manage", post(manage))
         .route("/console/a/{account}/users/columns", post(save_columns))
+        .route(
+            "/console/a/{account}/users/phone-conflicts",
+            get(phone_conflicts),
+        )
         .route("/console/a/{account}/users/{user}", get(edit).post(save))
         .route(
             "/console/a/{account}/users/{user}/delete",
@@ -925,4 +929,79 @@ pub(crate) async fn new_admin_form(
         Some("account-created"),
     )
     .await
+}
+
+#[derive(Deserialize, Default)]
+pub struct PhoneQuery {
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/users/phone_conflicts.html")]
+struct PhonePage {
+    shell: Shell,
+    phone: String,
+    searched: bool,
+    holders: Vec<crate::api::entra::PhoneHolder>,
+    errors: Errors,
+}
+
+/// "Click here if you have an Azure AD Sync phone number conflict": who in the account holds a number Entra
+/// tried to give someone else (active and inactive users).
+async fn phone_conflicts(
+    State(state): State<AppState>,
+    console: Console,
+    Path(account): Path<String>,
+    Query(q): Query<PhoneQuery>,
+) -> Page {
+    let ctx = or_fail(
+        &console,
+        console
+            .account(&state, &account, Feature::Users, Verb::View)
+            .await,
+    )?;
+    let phone = q.phone.unwrap_or_default();
+    let searched = !phone.trim().is_empty();
+    let (holders, errors) = if searched {
+        let r = crate::api::entra::phone_conflicts(
+            State(state.clone()),
+            console.caller.clone(),
+            Path(ctx.row.id.clone()),
+            Params(crate::api::entra::ConflictQuery {
+                phone: Some(phone.clone()),
+            }),
+        )
+        .await;
+        match r {
+            Ok(j) => (j.0.items, Errors::default()),
+            Err(e) => (
+                Vec::new(),
+                or_fail(&console, Errors::from_api(e, &["phone"], None))?,
+            ),
+        }
+    } else {
+        (Vec::new(), Errors::default())
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let shell = Shell::new(
+        &console,
+        "Phone Number Conflict Search",
+        Section::Users,
+        Some((&ctx.target, &ctx.row)),
+    );
+    Ok(render(
+        status,
+        &PhonePage {
+            shell,
+            phone,
+            searched,
+            holders,
+            errors,
+        },
+    ))
 }

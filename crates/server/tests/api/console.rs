@@ -680,7 +680,51 @@ async fn an_account_manager_adds_an_account_with_its_admin(app: TestApp) {
     assert_eq!(b.get(&location).await.status, 200);
 }
 
+async fn the_phone_conflict_search_finds_the_holder(app: TestApp) {
+    let account = app.create_account("Phones Co").await;
+    let aid = account["id"].as_str().unwrap();
+    let (status, user) = app
+        .post(
+            &app.token,
+            &format!("/api/v1/accounts/{aid}/users"),
+            &json!({ "first_name": "Pat", "last_name": "Phone", "email": "pat@phones.example", "mobile": "+16135922122" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let b = partner_console(&app).await;
+    let list = b.get(&format!("/console/a/{aid}/users")).await;
+    assert!(
+        list.body
+            .contains(&format!("/console/a/{aid}/users/phone-conflicts"))
+    );
+    let found = b
+        .get(&format!(
+            "/console/a/{aid}/users/phone-conflicts?phone=%2B1%20613%20592%202122"
+        ))
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.body.matches("data-testid=\"holder\"").count(), 1);
+    assert!(found.body.contains("pat@phones.example"));
+    let none = b
+        .get(&format!(
+            "/console/a/{aid}/users/phone-conflicts?phone=%2B16135550000"
+        ))
+        .await;
+    assert!(
+        none.body
+            .contains("No user of this account holds this number.")
+    );
+    let bad = b
+        .get(&format!(
+            "/console/a/{aid}/users/phone-conflicts?phone=call-me"
+        ))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"e-phone\""), "{}", bad.body);
+}
+
 backend_tests!(
+    the_phone_conflict_search_finds_the_holder,
     the_outbox_is_only_for_the_partner_administrator,
     an_account_manager_adds_an_account_with_its_admin,
     bulk_actions_leave_a_notification_with_the_failures,
