@@ -20,7 +20,7 @@ use crate::api::users::{self as users_api, NewUser};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-use super::form::Errors;
+use super::form::{Confirm, Errors};
 use super::session::{Console, Posted};
 use super::shell::{Section, Shell};
 use super::{Page, fail, ok, or_fail, render, see_other};
@@ -391,12 +391,9 @@ async fn info_page(
     form: Option<(AccountForm, Errors)>,
     notice: Option<&str>,
 ) -> Page {
-    let ctx = or_fail(
-        console,
-        console
-            .account(state, account, Feature::Account, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(state, account, Feature::Account, Verb::View)
+        .await?;
     if ctx.target.status != skybridge_domain::account::AccountStatus::Active {
         // A deactivated account cannot be viewed until it is reactivated.
         return Ok(see_other(&format!("/console/a/{}/reactivate", ctx.row.id)));
@@ -591,12 +588,9 @@ async fn confirm_render(
     action: Lifecycle,
     error: Option<String>,
 ) -> Page {
-    let ctx = or_fail(
-        console,
-        console
-            .account(state, account, Feature::Accounts, action.verb())
-            .await,
-    )?;
+    let ctx = console
+        .account(state, account, Feature::Accounts, action.verb())
+        .await?;
     let shell = Shell::new(
         console,
         action.heading(),
@@ -637,16 +631,10 @@ pub fn capitalise(word: &str) -> String {
     }
 }
 
-#[derive(Deserialize)]
-pub struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn confirm_action(
     State(state): State<AppState>,
     Path((account, action)): Path<(String, String)>,
-    posted: Posted<ConfirmForm>,
+    posted: Posted<Confirm>,
 ) -> Page {
     let Posted { console, form, .. } = posted;
     let Some(action) = Lifecycle::parse(&action) else {

@@ -380,12 +380,9 @@ async fn list(
     Path(account): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Page {
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Support, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Support, Verb::View)
+        .await?;
     let q = EventsQuery::parse(&pairs);
     let base = format!("/console/a/{}", ctx.row.id);
     let result = api::list_events(
@@ -579,12 +576,9 @@ async fn export(
 ) -> Page {
     let ids = posted.all("event");
     let console = posted.console;
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Support, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Support, Verb::View)
+        .await?;
     let resp = or_fail(
         &console,
         api::export_selection(
@@ -604,12 +598,9 @@ async fn load_event(
     account: &str,
     event: &str,
 ) -> Result<(InAccount, EventOut), Response> {
-    let ctx = or_fail(
-        console,
-        console
-            .account(state, account, Feature::Support, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(state, account, Feature::Support, Verb::View)
+        .await?;
     let e = or_fail(
         console,
         api::get_event(

@@ -4,6 +4,13 @@ use std::collections::BTreeMap;
 
 use crate::error::ApiError;
 
+/// The typed word of a confirmation dialog (`delete`, `deactivate`, …).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Confirm {
+    #[serde(default)]
+    pub confirm: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Errors {
     fields: BTreeMap<String, String>,

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 use super::accounts::ConfirmPage;
-use super::form::Errors;
+use super::form::{Confirm, Errors};
 use super::session::{Console, InAccount, Posted};
 use super::shell::{Section, Shell};
 use super::{Page, fail, ok, or_fail, render, see_other};
@@ -68,12 +68,9 @@ async fn load(
     console: &Console,
     account: &str,
 ) -> Result<(InAccount, Registry), Response> {
-    let ctx = or_fail(
-        console,
-        console
-            .account(state, account, Feature::Integrations, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(state, account, Feature::Integrations, Verb::View)
+        .await?;
     let registry = or_fail(
         console,
         api::list_integrations(
@@ -235,12 +232,9 @@ async fn add(
 ) -> Page {
     let Posted { console, form, .. } = posted;
     let tab = tab_of(form.tab.as_deref());
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Integrations, Verb::Add)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Integrations, Verb::Add)
+        .await?;
     let r = api::add_integration(
         State(state.clone()),
         console.caller.clone(),
@@ -276,12 +270,9 @@ async fn privileges(
     posted: Posted<PrivilegesForm>,
 ) -> Page {
     let Posted { console, form, .. } = posted;
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Integrations, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Integrations, Verb::View)
+        .await?;
     or_fail(
         &console,
         api::update_privileges(
@@ -308,12 +299,9 @@ async fn complete(
     posted: Posted<NoFields>,
 ) -> Page {
     let console = posted.console;
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Integrations, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Integrations, Verb::View)
+        .await?;
     or_fail(
         &console,
         api::complete_setup(
@@ -385,16 +373,10 @@ async fn remove_page(
     Ok(remove_dialog(&console, &ctx, &item, None))
 }
 
-#[derive(Deserialize, Default)]
-pub struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn remove(
     State(state): State<AppState>,
     Path((account, key)): Path<(String, String)>,
-    posted: Posted<ConfirmForm>,
+    posted: Posted<Confirm>,
 ) -> Page {
     let Posted { console, form, .. } = posted;
     let (ctx, item) = find_integration(&state, &console, &account, &key).await?;
@@ -458,12 +440,9 @@ async fn chat_save(
     posted: Posted<ChatForm>,
 ) -> Page {
     let Posted { console, form, .. } = posted;
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Integrations, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Integrations, Verb::View)
+        .await?;
     let allow = form.allow_editing_and_deleting_of_messages.is_some();
     let r = api::update_chat(
         State(state.clone()),
@@ -565,12 +544,9 @@ async fn entra_generate(
     posted: Posted<NoFields>,
 ) -> Page {
     let console = posted.console;
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Integrations, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Integrations, Verb::View)
+        .await?;
     let r = entra_api::generate_keys(
         State(state.clone()),
         console.caller.clone(),

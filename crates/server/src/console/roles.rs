@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 use super::accounts::ConfirmPage;
-use super::form::Errors;
+use super::form::{Confirm, Errors};
 use super::session::{Console, Posted};
 use super::shell::{Section, Shell};
 use super::{Page, fail, ok, or_fail, render, see_other};
@@ -699,16 +699,10 @@ async fn delete_page(
     Ok(delete_dialog(&console, &r, None))
 }
 
-#[derive(Deserialize)]
-pub struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn delete(
     State(state): State<AppState>,
     Path(role): Path<String>,
-    posted: Posted<ConfirmForm>,
+    posted: Posted<Confirm>,
 ) -> Page {
     let Posted { console, form, .. } = posted;
     let r = load_role(&state, &console, &role).await?;

@@ -38,8 +38,21 @@ pub struct InAccount {
 }
 
 impl Console {
-    /// Finds `raw` (UUID or account number) and authorizes `feature`/`verb` on it; the account row for the page.
+    /// Finds `raw` (UUID or account number) and authorizes `feature`/`verb` on it; the account row for the page,
+    /// or the page saying why not (not found, not allowed).
     pub async fn account(
+        &self,
+        state: &AppState,
+        raw: &str,
+        feature: Feature,
+        verb: Verb,
+    ) -> Result<InAccount, Response> {
+        self.find_account(state, raw, feature, verb)
+            .await
+            .map_err(|e| fail(Some(self), e))
+    }
+
+    async fn find_account(
         &self,
         state: &AppState,
         raw: &str,

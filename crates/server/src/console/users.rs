@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 use super::accounts::ConfirmPage;
-use super::form::Errors;
+use super::form::{Confirm, Errors};
 use super::session::{Console, InAccount, Posted};
 use super::shell::{Section, Shell};
 use super::{Page, fail, ok, or_fail, render, see_other};
@@ -146,12 +146,9 @@ async fn list(
     Path(account): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Page {
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Users, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Users, Verb::View)
+        .await?;
     let property = q
         .property
         .clone()
@@ -217,13 +214,10 @@ async fn save_columns(
     Path(account): Path<String>,
     posted: Posted<NoFields>,
 ) -> Page {
-    let ctx = or_fail(
-        &posted.console,
-        posted
-            .console
-            .account(&state, &account, Feature::Users, Verb::View)
-            .await,
-    )?;
+    let ctx = posted
+        .console
+        .account(&state, &account, Feature::Users, Verb::View)
+        .await?;
     let chosen: Vec<String> = if posted.pairs.iter().any(|(k, _)| k == "reset") {
         default_columns()
     } else {
@@ -405,12 +399,9 @@ async fn new_form(
     Path(account): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Page {
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Users, Verb::Add)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Users, Verb::Add)
+        .await?;
     let f = UserForm {
         role: "user".into(),
         active: Some("on".into()),
@@ -434,12 +425,9 @@ async fn create(
     posted: Posted<UserForm>,
 ) -> Page {
     let Posted { console, form, .. } = posted;
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Users, Verb::Add)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Users, Verb::Add)
+        .await?;
     let input = NewUser {
         first_name: form.first_name.clone(),
         last_name: form.last_name.clone(),
@@ -489,12 +477,9 @@ async fn load_user(
     account: &str,
     user: &str,
 ) -> Result<(InAccount, UserOut), axum::response::Response> {
-    let ctx = or_fail(
-        console,
-        console
-            .account(state, account, Feature::Users, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(state, account, Feature::Users, Verb::View)
+        .await?;
     let u = or_fail(
         console,
         api::get_user(
@@ -619,16 +604,10 @@ fn delete_dialog(console: &Console, ctx: &InAccount, u: &UserOut, error: Option<
     ))
 }
 
-#[derive(Deserialize)]
-pub struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn delete(
     State(state): State<AppState>,
     Path((account, user)): Path<(String, String)>,
-    posted: Posted<ConfirmForm>,
+    posted: Posted<Confirm>,
 ) -> Page {
     let Posted { console, form, .. } = posted;
     let (ctx, u) = load_user(&state, &console, &account, &user).await?;
@@ -702,12 +681,9 @@ async fn manage(
 ) -> Page {
     let selected = posted.all("user");
     let Posted { console, form, .. } = posted;
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Users, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Users, Verb::View)
+        .await?;
     let base = format!("/console/a/{}/users", ctx.row.id);
     let need_selection = || {
         fail(
@@ -904,12 +880,9 @@ pub(crate) async fn new_admin_form(
     [first, last, email]: [&String; 3],
     err: ApiError,
 ) -> Page {
-    let ctx = or_fail(
-        console,
-        console
-            .account(state, account, Feature::Users, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(state, account, Feature::Users, Verb::View)
+        .await?;
     let errors = or_fail(console, Errors::from_api(err, USER_FIELDS, Some("email")))?;
     let f = UserForm {
         first_name: first.clone(),
@@ -955,12 +928,9 @@ async fn phone_conflicts(
     Path(account): Path<String>,
     Query(q): Query<PhoneQuery>,
 ) -> Page {
-    let ctx = or_fail(
-        &console,
-        console
-            .account(&state, &account, Feature::Users, Verb::View)
-            .await,
-    )?;
+    let ctx = console
+        .account(&state, &account, Feature::Users, Verb::View)
+        .await?;
     let phone = q.phone.unwrap_or_default();
     let searched = !phone.trim().is_empty();
     let (holders, errors) = if searched {
