@@ -156,6 +156,21 @@ pub async fn run(
                 .collect(),
         ),
         (
+            "users search, one match".into(),
+            // The seeded e-mails end in the user's index: `12345@` is one user's.
+            ["12345@", "54321@", "77777@", "31337@", "99999@"]
+                .iter()
+                .map(|t| format!("/console/a/{big}/users?q={t}"))
+                .collect(),
+        ),
+        (
+            "users search, no match".into(),
+            ["zzzz", "qxjv", "xylo", "nobody%20here", "wxyz"]
+                .iter()
+                .map(|t| format!("/console/a/{big}/users?q={t}"))
+                .collect(),
+        ),
+        (
             "users ?property=admins".into(),
             vec![format!("/console/a/{big}/users?property=admins")],
         ),

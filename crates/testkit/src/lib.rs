@@ -282,6 +282,11 @@ async fn fresh_postgres_schema() -> Store {
     let admin = sqlx::PgPool::connect(&url)
         .await
         .expect("PostgreSQL reachable");
+    // pg_trgm is one per database: in `public`, where every test schema's migration finds it, rather than in
+    // the first test's schema, which is dropped with it. Two tests may race to create it; either one wins.
+    let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        .execute(&admin)
+        .await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
         .await

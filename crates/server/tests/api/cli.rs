@@ -86,6 +86,10 @@ async fn pg_url_with_fresh_schema() -> Option<String> {
     let url = skybridge_testkit::postgres_url()?;
     let schema = format!("cli_{}", uuid::Uuid::new_v4().simple());
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    // As the harness does: pg_trgm in `public`, not in this test's schema.
+    let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        .execute(&pool)
+        .await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&pool)
         .await

@@ -223,8 +223,111 @@ async fn account_admin_limits(app: TestApp) {
     assert_eq!(status, 409);
 }
 
+/// The search finds substrings anywhere in names, e-mails and extensions through the trigram index, which
+/// follows renames and deletions, and never reaches into another account.
+async fn search_follows_changes(app: TestApp) {
+    let a = app.create_account("Search Co").await;
+    let b = app.create_account("Search Other").await;
+    let path =
+        |acc: &serde_json::Value| format!("/api/v1/accounts/{}/users", acc["id"].as_str().unwrap());
+    let mut ids = Vec::new();
+    for (first, last, email, ext) in [
+        ("Grace", "Hopper", "grace@navy.example", "3003"),
+        ("Élodie", "Durand", "e.durand@example.fr", "4004"),
+        ("Quote\"d", "O'Brien_100%", "ob@example.com", "5005"),
+    ] {
+        let (status, u) = app
+            .post(&app.token, &path(&a), &json!({ "first_name": first, "last_name": last, "email": email, "extension": ext }))
+            .await;
+        assert_eq!(status, 201, "{u}");
+        ids.push(u["id"].as_str().unwrap().to_string());
+    }
+    let (status, _) = app
+        .post(
+            &app.token,
+            &path(&b),
+            &json!({ "first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.example" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let search = |q: &str| {
+        let url = format!("{}?q={}", path(&a), urlencoding(q));
+        let (app, q) = (&app, q.to_string());
+        async move {
+            let (status, page) = app.get(&app.token, &url).await;
+            assert_eq!(status, 200, "{q}: {page}");
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["display_name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("oppe").await, ["Grace Hopper"], "inside a last name");
+    assert_eq!(
+        search("NAVY.EX").await,
+        ["Grace Hopper"],
+        "inside an e-mail, any case"
+    );
+    assert_eq!(
+        search("ace hop").await,
+        ["Grace Hopper"],
+        "across first and last name"
+    );
+    assert_eq!(search("élodie").await, ["Élodie Durand"], "beyond ASCII");
+    assert_eq!(search("400").await, ["Élodie Durand"], "extension");
+    assert_eq!(
+        search("_100%").await,
+        ["Quote\"d O'Brien_100%"],
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(
+        search("e\"d o").await,
+        ["Quote\"d O'Brien_100%"],
+        "a double quote"
+    );
+    assert_eq!(
+        search("op").await,
+        ["Grace Hopper"],
+        "two letters: below a trigram"
+    );
+    assert!(search("xyzzy").await.is_empty());
+    assert!(search("%%%").await.is_empty());
+
+    // Renamed: found by the new name only.
+    let (status, _) = app
+        .patch(&app.token, &format!("{}/{}", path(&a), ids[0]), &json!({ "first_name": "Amazing", "last_name": "Admiral", "display_name": "Amazing Admiral" }))
+        .await;
+    assert_eq!(status, 200);
+    assert!(search("hopper").await.is_empty());
+    assert_eq!(search("admira").await, ["Amazing Admiral"]);
+    assert_eq!(
+        search("navy").await,
+        ["Amazing Admiral"],
+        "the e-mail is unchanged"
+    );
+
+    // Deleted: gone from the search, while another user's entry stays.
+    let (status, _) = app
+        .delete(
+            &app.token,
+            &format!("{}/{}?confirm=delete", path(&a), ids[1]),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert!(search("durand").await.is_empty());
+    assert_eq!(search("brien").await, ["Quote\"d O'Brien_100%"]);
+}
+
+fn urlencoding(q: &str) -> String {
+    url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
+
 backend_tests!(
     crud_search_and_filters,
     user_bad_input,
-    account_admin_limits
+    account_admin_limits,
+    search_follows_changes
 );
