@@ -115,6 +115,7 @@ pub const ASSETS: &[&str] = &[
     "OAuth Client",
     "Sign-in",
     "MFA",
+    "Job",
 ];
 
 /// Who did it. Actor names are resolved at read time, so a deleted user shows as "Unknown".

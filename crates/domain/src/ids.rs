@@ -61,3 +61,7 @@ id_type!(
     /// An event-history entry's id.
     EventId
 );
+id_type!(
+    /// A background job's id.
+    JobId
+);

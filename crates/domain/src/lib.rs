@@ -6,6 +6,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod integration;
+pub mod job;
 pub mod navigation;
 pub mod oauth_client;
 pub mod permissions;
@@ -14,4 +15,4 @@ pub mod user;
 pub mod validate;
 
 pub use error::{Denied, ValidationError};
-pub use ids::{AccountId, EventId, RoleId, TokenId, UserId};
+pub use ids::{AccountId, EventId, JobId, RoleId, TokenId, UserId};

@@ -10,6 +10,7 @@ mod sql;
 pub mod accounts;
 pub mod events;
 pub mod integrations;
+pub mod jobs;
 pub mod links;
 pub mod managers;
 pub mod mfa;
