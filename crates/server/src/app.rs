@@ -41,7 +41,8 @@ pub struct Parts {
     pub clock: Option<Arc<dyn Clock>>,
     pub store: Option<Store>,
     pub hasher: Option<Hasher>,
-    /// Run the background workers: mail delivery and housekeeping (tests drive them themselves).
+    /// Run the background workers: mail delivery and housekeeping (tests drive them themselves). The job
+    /// worker runs either way: clients wait for jobs through the API (`GET /api/v1/jobs/{id}?wait=`).
     pub background: bool,
 }
 
@@ -116,6 +117,7 @@ impl Application {
             auth_failures: Arc::new(FailureLimiter::new(AUTH_FAILURES_PER_MINUTE, 60)),
             hasher,
             mail: Arc::new(MailSignal::default()),
+            jobs: Arc::default(),
             secrets,
             keys: Arc::default(),
             clients: Arc::default(),
@@ -165,6 +167,7 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let jobs = tokio::spawn(crate::jobs::run(self.state.clone(), shutdown.clone()));
         let app = router(self.state);
         axum::serve(
             self.listener,
@@ -174,7 +177,7 @@ impl Application {
         .await?;
         // The server stopped on its own (or was told to): stop the worker too, then close the store.
         shutdown.cancel();
-        for task in [worker, janitor].into_iter().flatten() {
+        for task in [worker, janitor, Some(jobs)].into_iter().flatten() {
             let _ = task.await;
         }
         store.close().await;

@@ -192,9 +192,27 @@ pub(crate) async fn caller_for_session(
     caller_for(&mut db, account, user, format!("session:{session_id}")).await
 }
 
+/// The caller a background job acts as: the user who created it, with the role it holds now. `Unauthorized`
+/// when that user or its account no longer exists or is no longer active.
+pub(crate) async fn caller_for_job(
+    db: &mut impl skybridge_store::Exec,
+    account: skybridge_domain::AccountId,
+    user: skybridge_domain::UserId,
+    job_id: &str,
+) -> Result<Caller, ApiError> {
+    let scope = AccountScope::for_system(account);
+    let account = accounts::get(db, &scope)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("your account no longer exists".into()))?;
+    let user = users::get(db, &scope, user)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("your user no longer exists".into()))?;
+    caller_for(db, account, user, format!("job:{job_id}")).await
+}
+
 /// The caller a credential stands for: the user's effective role resolved, active account and user only.
 async fn caller_for(
-    db: &mut skybridge_store::Handle,
+    db: &mut impl skybridge_store::Exec,
     account: AccountRow,
     user: UserRow,
     token_id: String,

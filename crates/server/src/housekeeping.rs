@@ -1,6 +1,6 @@
 //! Deletes what has expired — browser sessions, second-factor challenges, authorization codes, grants with
-//! their refresh tokens, revocations — so that the tables stay the size of what is live. Every node may run
-//! it; the deletes are idempotent.
+//! their refresh tokens, revocations, jobs finished a month ago — so that the tables stay the size of what is
+//! live. Every node may run it; the deletes are idempotent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,9 @@ const EVERY: Duration = Duration::from_secs(600);
 /// Used and expired authorization codes are kept this long, so that a late replay is still recognised
 /// (and revokes what the code bought).
 const CODE_GRACE_MICROS: i64 = 3600 * 1_000_000;
+/// Finished jobs are kept this long for `GET /api/v1/accounts/{a}/jobs`; their outcome stays in the creator's
+/// notifications and the audit events of what they did.
+const JOB_KEEP_MICROS: i64 = 30 * 86_400 * 1_000_000;
 
 /// One sweep; returns the rows deleted.
 pub async fn sweep(store: &Store, now: i64) -> skybridge_store::Result<u64> {
@@ -24,6 +27,7 @@ pub async fn sweep(store: &Store, now: i64) -> skybridge_store::Result<u64> {
     n += skybridge_store::mfa::purge_challenges(&mut tx, now).await?;
     n += codes::purge(&mut tx, now - CODE_GRACE_MICROS).await?;
     n += grants::purge(&mut tx, now).await?;
+    n += skybridge_store::jobs::purge(&mut tx, now - JOB_KEEP_MICROS).await?;
     tx.commit().await?;
     Ok(n)
 }

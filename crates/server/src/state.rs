@@ -20,6 +20,8 @@ pub struct AppState {
     pub auth_failures: Arc<FailureLimiter>,
     pub hasher: Hasher,
     pub mail: Arc<MailSignal>,
+    /// Wakes this node's job worker, and long-polls waiting on jobs.
+    pub jobs: Arc<crate::jobs::JobSignal>,
     /// The deployment's secret key: seals signing keys and TOTP seeds.
     pub secrets: Arc<SecretBox>,
     /// The OIDC signing keys in use.

@@ -31,7 +31,10 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     let status = r.status();
     let text = r.body_text();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::PayloadTooLarge("request body is larger than the 1 MiB limit".into());
+        return ApiError::PayloadTooLarge(
+            "request body is larger than this endpoint accepts (1 MiB; 4 MiB for bulk user actions)"
+                .into(),
+        );
     }
     if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return ApiError::UnsupportedMediaType("expected Content-Type: application/json".into());

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod entra;
 pub mod events;
 pub mod integrations;
+pub mod jobs;
 pub mod json;
 pub mod managers;
 pub mod me;
@@ -63,6 +64,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(oauth_clients::router())
         .merge(user_mfa::router())
         .merge(entra::router())
+        .merge(jobs::router())
 }
 
 /// Resolves an account path segment (UUID or 9-digit number) to what the policy needs.

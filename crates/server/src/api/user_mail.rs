@@ -104,12 +104,7 @@ pub(crate) async fn send_welcome(
     let row = store::get(&mut tx, &scope, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    if row.registered {
-        return Err(ApiError::Conflict(
-            "the user is already registered; send a password reset instead".into(),
-        ));
-    }
-    let mail_id = queue(&mut tx, &state, &caller, &scope, &row, Purpose::Welcome).await?;
+    let mail_id = welcome_in(&mut tx, &state, &caller, &scope, &row).await?;
     tx.commit().await?;
     state.mail.wake();
     Ok((
@@ -118,6 +113,36 @@ pub(crate) async fn send_welcome(
             mail_ids: vec![mail_id],
         }),
     ))
+}
+
+/// Queues the welcome mail of `row` in `tx`, with its audit event; a registered user gets a reset instead.
+/// The caller may send welcome mail in the account ([`check_welcome_right`]). Shared by the API and the bulk
+/// welcome job; a refusal writes nothing.
+pub(crate) async fn welcome_in(
+    tx: &mut skybridge_store::Tx,
+    state: &AppState,
+    caller: &Caller,
+    scope: &AccountScope,
+    row: &UserRow,
+) -> ApiResult<String> {
+    if row.registered {
+        return Err(ApiError::Conflict(
+            "the user is already registered; send a password reset instead".into(),
+        ));
+    }
+    queue(tx, state, caller, scope, row, Purpose::Welcome).await
+}
+
+/// Queues a password-reset mail for `row` in `tx`, with its audit event. The caller has Users EDIT in the
+/// account. Shared by the API and the bulk reset job.
+pub(crate) async fn reset_in(
+    tx: &mut skybridge_store::Tx,
+    state: &AppState,
+    caller: &Caller,
+    scope: &AccountScope,
+    row: &UserRow,
+) -> ApiResult<String> {
+    queue(tx, state, caller, scope, row, Purpose::Reset).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -221,7 +246,7 @@ pub(crate) async fn send_reset(
     let row = store::get(&mut tx, &scope, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    let mail_id = queue(&mut tx, &state, &caller, &scope, &row, Purpose::Reset).await?;
+    let mail_id = reset_in(&mut tx, &state, &caller, &scope, &row).await?;
     tx.commit().await?;
     state.mail.wake();
     Ok((

@@ -34,7 +34,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(list_user_tokens, create_user_token))
         .routes(routes!(revoke_user_token))
+        .merge(
+            // 50,000 user ids are about 2 MB of JSON, over the API's 1 MiB default.
+            OpenApiRouter::new()
+                .routes(routes!(bulk_users))
+                .layer(axum::extract::DefaultBodyLimit::max(BULK_BODY)),
+        )
 }
+
+/// The body limit of `POST …/users/bulk`.
+pub const BULK_BODY: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserOut {
@@ -526,6 +535,23 @@ pub(crate) async fn delete_user(
     let row = store::get(&mut tx, &scope, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    delete_in(&mut tx, &state, &caller, &target, &scope, &row).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes `row` in `tx` with its audit event, after the rules that protect some users (partner staff, users
+/// MiCloud Connect owns, oneself, users holding more than the caller). The caller has Users DELETE on `target`.
+/// Shared by the API's delete and the bulk delete job; a refusal writes nothing.
+pub(crate) async fn delete_in(
+    tx: &mut skybridge_store::Tx,
+    state: &AppState,
+    caller: &Caller,
+    target: &AccountRef,
+    scope: &AccountScope,
+    row: &UserRow,
+) -> ApiResult<()> {
+    let id = row.user_id()?;
     if target.kind == AccountKind::Partner {
         return Err(ApiError::Conflict("partner users cannot be deleted".into()));
     }
@@ -542,26 +568,23 @@ pub(crate) async fn delete_user(
     if id == caller.principal.user_id {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
-    if let Err(ApiError::Forbidden(_)) =
-        resolve_role(&mut tx, &caller, &target, &row.role.clone()).await
-    {
+    if let Err(ApiError::Forbidden(_)) = resolve_role(tx, caller, target, &row.role.clone()).await {
         return Err(ApiError::Forbidden(
             "you cannot delete a user who holds more than you".into(),
         ));
     }
-    store::delete(&mut tx, &scope, id).await?;
+    store::delete(tx, scope, id).await?;
     audit(
-        &mut tx,
-        &state,
-        &caller,
+        tx,
+        state,
+        caller,
         NewEvent::admin(target.id, caller.actor(), Action::Delete, "User", id)
             .detail("fullname", row.display_name.clone())
             .detail("email", row.email.clone())
             .tag("user"),
     )
     .await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Issue an API token that acts as this user (for automation and service accounts). Needs Users EDIT and a
@@ -660,4 +683,82 @@ async fn revoke_user_token(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAction {
+    /// `welcome` (welcome mail), `reset` (password-reset mail) or `delete`.
+    pub action: String,
+    /// The selected users, at most 50,000; or
+    pub user_ids: Option<Vec<String>>,
+    /// every user of the account when the job is created: for `welcome` the active users not yet registered,
+    /// for `reset` the active users, for `delete` all users.
+    pub all: Option<bool>,
+    /// Must be `delete` for `delete`.
+    pub confirm: Option<String>,
+}
+
+/// Start a bulk action on users: a job that sends welcome or password-reset mail to, or deletes, the selected
+/// users (or all of them), as the caller. Users the action does not apply to (partner users, users MiCloud
+/// Connect owns, the caller itself, registered users for welcome mail) are skipped and reported in the job and
+/// in the caller's notification. Follow the job at `Location` (`GET /api/v1/jobs/{id}?wait=30`).
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/users/bulk", tag = "users", request_body = BulkAction,
+    params(("account" = String, Path, description = "Account UUID or number")),
+    responses(
+        (status = 202, body = crate::api::jobs::JobOut, headers(("location" = String, description = "The job: /api/v1/jobs/{id}"))),
+        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem)))]
+pub(crate) async fn bulk_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    Body(input): Body<BulkAction>,
+) -> ApiResult<(
+    StatusCode,
+    [(axum::http::HeaderName, String); 1],
+    Json<crate::api::jobs::JobOut>,
+)> {
+    use skybridge_domain::job::{JobKind, UserSelection, UsersParams, authorize_job};
+    let kind = JobKind::from_bulk_action(input.action.trim())?;
+    let selection = UserSelection::from_request(input.user_ids.as_deref(), input.all)?;
+    if kind == JobKind::UsersDelete {
+        confirm(input.confirm.as_deref(), "delete")?;
+    }
+    let mut tx = state.store.begin().await?;
+    let target = super::find_account(&mut tx, &account).await?;
+    let scope = authorize_job(&caller.principal, &target, kind)?;
+    ensure_active(&target)?;
+    let now = state.now();
+    let (all, items, total) = match selection {
+        UserSelection::Ids(ids) => {
+            let n = ids.len() as i64;
+            (false, ids.iter().map(UserId::to_string).collect(), n)
+        }
+        // The users there are now: the job walks those created up to its own creation.
+        UserSelection::All => {
+            let Some(which) = kind.all_users() else {
+                return Err(ApiError::bad("all", "this action takes user_ids"));
+            };
+            let n = skybridge_store::jobs::count_users(&mut tx, &scope, which, now).await?;
+            (true, Vec::new(), n)
+        }
+    };
+    let params = serde_json::to_string(&UsersParams { all }).map_err(anyhow::Error::from)?;
+    let new = crate::api::jobs::NewJob {
+        kind,
+        params,
+        items: &items,
+        total,
+        now,
+    };
+    let row = crate::api::jobs::create(&mut tx, &state, &caller, &target, &scope, new).await?;
+    tx.commit().await?;
+    state.jobs.wake();
+    let location = format!("/api/v1/jobs/{}", row.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location)],
+        Json(crate::api::jobs::out(row)),
+    ))
 }

@@ -32,30 +32,6 @@ pub async fn unread(state: &AppState, caller: &Caller) -> i64 {
         .unwrap_or(0)
 }
 
-/// Tells `caller` how an action it started ended.
-pub async fn notify(
-    state: &AppState,
-    caller: &Caller,
-    failed: bool,
-    title: String,
-    detail: Option<String>,
-) -> Result<(), ApiError> {
-    let row = NotificationRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        account_id: caller.principal.home.id.to_string(),
-        user_id: caller.principal.user_id.to_string(),
-        status: if failed { "error" } else { "success" }.into(),
-        title,
-        detail,
-        created_at: state.now(),
-        read_at: None,
-    };
-    let mut tx = state.store.begin().await?;
-    notifications::insert(&mut tx, &caller.own_scope(), &row).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 #[derive(Template)]
 #[template(path = "console/notifications.html")]
 struct ListPage {

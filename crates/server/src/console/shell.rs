@@ -156,6 +156,10 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "users-deleted" => "Users deleted.",
         "welcome-sent" => "Welcome e-mails are on their way.",
         "reset-sent" => "Password reset e-mails are on their way.",
+        "job-started" => {
+            "Started. Its progress is shown here; the outcome goes to your notifications."
+        }
+        "job-cancelled" => "Cancelled. What was done before stays done.",
         "role-created" => "Role created.",
         "role-saved" => "Role saved.",
         "role-deleted" => "Role deleted.",

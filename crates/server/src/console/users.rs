@@ -11,10 +11,11 @@ use serde::Deserialize;
 use skybridge_domain::permissions::{Feature, Verb, may_send_welcome_mail};
 use skybridge_domain::user::Source;
 
+use crate::api::jobs::{self as jobs_api, JobOut, JobQuery, ListJobsQuery};
 use crate::api::json::{Body, Params};
 use crate::api::roles::RoleOut;
-use crate::api::user_mail::{self as mail_api, WelcomeSelection};
-use crate::api::users::{self as api, DeleteQuery, NewUser, UserOut, UserPatch};
+use crate::api::user_mail as mail_api;
+use crate::api::users::{self as api, BulkAction, DeleteQuery, NewUser, UserOut, UserPatch};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -29,6 +30,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/a/{account}/users", get(list))
         .route("/console/a/{account}/users/new", get(new_form).post(create))
         .route("/console/a/{account}/users/manage", post(manage))
+        .route("/console/a/{account}/users/jobs", get(jobs_fragment))
+        .route(
+            "/console/a/{account}/users/jobs/{job}/cancel",
+            post(cancel_job),
+        )
         .route("/console/a/{account}/users/columns", post(save_columns))
         .route(
             "/console/a/{account}/users/phone-conflicts",
@@ -74,6 +80,9 @@ pub struct ListQuery {
     cursor: Option<String>,
     #[serde(default)]
     notice: Option<String>,
+    /// A job this admin just started, shown in the progress panel until it is looked at again.
+    #[serde(default)]
+    job: Option<String>,
 }
 
 pub struct Row {
@@ -86,6 +95,7 @@ pub struct Row {
 #[template(path = "console/users/list.html")]
 struct ListPage {
     shell: Shell,
+    panel: JobsPanel,
     q: String,
     property: String,
     properties: &'static [(&'static str, &'static str)],
@@ -180,6 +190,7 @@ async fn list(
         })
         .collect();
     let columns = super::preferences::user_columns(&state, &console).await;
+    let panel = jobs_panel(&state, &console, &ctx.row.id, q.job.as_deref()).await;
     let p = &console.caller.principal;
     let shell = Shell::new(
         &console,
@@ -190,6 +201,7 @@ async fn list(
     .with_notice(q.notice.as_deref());
     Ok(ok(&ListPage {
         shell,
+        panel,
         q: search,
         property,
         properties: &PROPERTIES,
@@ -673,7 +685,8 @@ pub struct ManageForm {
 }
 
 /// The Manage menu: welcome mails, password resets or deletion for the ticked users (`user` fields), or for
-/// every user when nothing is ticked and the action says `…_all`.
+/// every user when the action says `…_all`. Each starts a job through the API's bulk endpoint; the Users page
+/// then shows its progress.
 async fn manage(
     State(state): State<AppState>,
     Path(account): Path<String>,
@@ -685,191 +698,253 @@ async fn manage(
         .account(&state, &account, Feature::Users, Verb::View)
         .await?;
     let base = format!("/console/a/{}/users", ctx.row.id);
-    let need_selection = || {
-        fail(
+    let (action, all) = match form.action.as_str() {
+        "welcome" => ("welcome", false),
+        "welcome_all" => ("welcome", true),
+        "reset" => ("reset", false),
+        "reset_all" => ("reset", true),
+        "delete" => ("delete", false),
+        other => {
+            return Err(fail(
+                Some(&console),
+                ApiError::bad("action", format!("unknown action {other:?}")),
+            ));
+        }
+    };
+    if !all && selected.is_empty() {
+        return Err(fail(
             Some(&console),
             ApiError::bad("user", "select at least one user first"),
-        )
-    };
-    match form.action.as_str() {
-        "welcome" | "welcome_all" => {
-            let all = form.action == "welcome_all";
-            if !all && selected.is_empty() {
-                return Err(need_selection());
-            }
-            let sel = WelcomeSelection {
-                user_ids: (!all).then(|| selected.clone()),
-                all: all.then_some(true),
-            };
-            let queued = or_fail(
-                &console,
-                mail_api::send_welcome_bulk(
-                    State(state.clone()),
-                    console.caller.clone(),
-                    Path(ctx.row.id.clone()),
-                    Body(sel),
-                )
-                .await
-                .map(|q| q.1.0.mail_ids.len()),
-            )?;
-            let title = format!("Send welcome emails: {queued} queued");
-            or_fail(
-                &console,
-                super::notifications::notify(&state, &console.caller, false, title, None).await,
-            )?;
-            Ok(see_other(&format!("{base}?notice=welcome-sent")))
-        }
-        "reset" => {
-            if selected.is_empty() {
-                return Err(need_selection());
-            }
-            let mut failures = Vec::new();
-            for id in &selected {
-                let r = mail_api::send_reset(
-                    State(state.clone()),
-                    console.caller.clone(),
-                    Path((ctx.row.id.clone(), id.clone())),
-                )
-                .await;
-                if collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures)
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            report(
-                &state,
-                &console,
-                "Reset passwords",
-                selected.len(),
-                failures,
-            )
-            .await?;
-            Ok(see_other(&format!("{base}?notice=reset-sent")))
-        }
-        "delete" => {
-            if selected.is_empty() {
-                return Err(need_selection());
-            }
-            let carry: Vec<(String, String)> =
-                std::iter::once(("action".to_string(), "delete".to_string()))
-                    .chain(selected.iter().map(|id| ("user".to_string(), id.clone())))
-                    .collect();
-            let dialog = |error: Option<String>| {
-                let shell = Shell::new(
-                    &console,
-                    "Delete Selected User(s)?",
-                    Section::Users,
-                    Some((&ctx.target, &ctx.row)),
-                );
-                render(
-                    if error.is_some() {
-                        StatusCode::BAD_REQUEST
-                    } else {
-                        StatusCode::OK
-                    },
-                    &ConfirmPage {
-                        shell,
-                        heading: "Delete Selected User(s)?".into(),
-                        text: format!(
-                            "{} selected user(s) will be deleted. This cannot be undone.",
-                            selected.len()
-                        ),
-                        word: "delete",
-                        button: "Delete".into(),
-                        action: format!("{base}/manage"),
-                        cancel: base.clone(),
-                        error,
-                        carry: carry.clone(),
-                    },
-                )
-            };
-            let Some(word) = form.confirm.as_deref() else {
-                return Ok(dialog(None));
-            };
-            if word.trim() != "delete" {
-                return Ok(dialog(Some("type \"delete\" to confirm".into())));
-            }
-            let mut failures = Vec::new();
-            for id in &selected {
-                let r = api::delete_user(
-                    State(state.clone()),
-                    console.caller.clone(),
-                    Path((ctx.row.id.clone(), id.clone())),
-                    Params(DeleteQuery {
-                        confirm: Some("delete".into()),
-                    }),
-                )
-                .await;
-                if collect(&state, &console, &ctx, id, r.map(|_| ()), &mut failures)
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            report(&state, &console, "Delete users", selected.len(), failures).await?;
-            Ok(see_other(&format!("{base}?notice=users-deleted")))
-        }
-        other => Err(fail(
-            Some(&console),
-            ApiError::bad("action", format!("unknown action {other:?}")),
-        )),
+        ));
     }
-}
-
-/// Keeps going past a user the action cannot apply to (a protected user, one deleted meanwhile), noting why;
-/// a server failure stops the action (`Err`), noted too, so the report says what was and was not done.
-async fn collect(
-    state: &AppState,
-    console: &Console,
-    ctx: &InAccount,
-    id: &str,
-    result: Result<(), ApiError>,
-    failures: &mut Vec<String>,
-) -> Result<(), ()> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(ApiError::Internal(e)) => {
-            // Stop here, but say what was done before: the notification lists it.
-            tracing::error!(error = %e, "bulk action failed");
-            failures.push(format!(
-                "user {id}: the server failed; the remaining users were not processed"
-            ));
-            Err(())
-        }
-        Err(e) => {
-            let name = api::get_user(
-                State(state.clone()),
-                console.caller.clone(),
-                Path((ctx.row.id.clone(), id.to_string())),
+    if action == "delete" {
+        let carry: Vec<(String, String)> =
+            std::iter::once(("action".to_string(), "delete".to_string()))
+                .chain(selected.iter().map(|id| ("user".to_string(), id.clone())))
+                .collect();
+        let dialog = |error: Option<String>| {
+            let shell = Shell::new(
+                &console,
+                "Delete Selected User(s)?",
+                Section::Users,
+                Some((&ctx.target, &ctx.row)),
+            );
+            render(
+                if error.is_some() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                },
+                &ConfirmPage {
+                    shell,
+                    heading: "Delete Selected User(s)?".into(),
+                    text: format!(
+                        "{} selected user(s) will be deleted. This cannot be undone.",
+                        selected.len()
+                    ),
+                    word: "delete",
+                    button: "Delete".into(),
+                    action: format!("{base}/manage"),
+                    cancel: base.clone(),
+                    error,
+                    carry: carry.clone(),
+                },
             )
-            .await
-            .map(|u| format!("{} ({})", u.0.display_name, u.0.email))
-            .unwrap_or_else(|_| format!("user {id}"));
-            failures.push(format!("{name}: {e}"));
-            Ok(())
+        };
+        let Some(word) = form.confirm.as_deref() else {
+            return Ok(dialog(None));
+        };
+        if word.trim() != "delete" {
+            return Ok(dialog(Some("type \"delete\" to confirm".into())));
         }
     }
-}
-
-/// The notification a bulk action leaves: how many of the selected users it applied to, and why not the rest.
-async fn report(
-    state: &AppState,
-    console: &Console,
-    what: &str,
-    total: usize,
-    failures: Vec<String>,
-) -> Result<(), axum::response::Response> {
-    let done = total - failures.len();
-    let title = format!("{what}: {done} of {total} users");
-    let detail = (!failures.is_empty()).then(|| failures.join("\n"));
-    or_fail(
-        console,
-        super::notifications::notify(state, &console.caller, !failures.is_empty(), title, detail)
-            .await,
+    let started = api::bulk_users(
+        State(state.clone()),
+        console.caller.clone(),
+        Path(ctx.row.id.clone()),
+        Body(BulkAction {
+            action: action.into(),
+            user_ids: (!all).then_some(selected),
+            all: all.then_some(true),
+            confirm: form.confirm.clone(),
+        }),
     )
+    .await;
+    let job = or_fail(&console, started)?.2.0;
+    Ok(see_other(&format!(
+        "{base}?notice=job-started&job={}",
+        job.id
+    )))
+}
+
+/// The progress panel: this admin's jobs that are queued or running in the account, and the one it just
+/// started (`job`) once finished.
+pub struct JobsPanel {
+    pub jobs: Vec<JobView>,
+    /// The fragment htmx polls while a job runs.
+    pub poll_url: String,
+    /// The page again, for browsers without JavaScript.
+    pub refresh_url: String,
+    pub base: String,
+    pub csrf: String,
+}
+
+impl JobsPanel {
+    pub fn running(&self) -> bool {
+        self.jobs.iter().any(|j| j.active)
+    }
+}
+
+pub struct JobView {
+    pub id: String,
+    pub title: String,
+    pub state: String,
+    pub state_text: &'static str,
+    pub active: bool,
+    /// Items done or skipped.
+    pub processed: i64,
+    pub total: i64,
+    pub unit: &'static str,
+    pub summary: String,
+    pub error: Option<String>,
+}
+
+fn job_view(j: JobOut) -> JobView {
+    let kind = j.kind.parse::<skybridge_domain::job::JobKind>().ok();
+    let state = j.state.parse::<skybridge_domain::job::JobState>().ok();
+    use skybridge_domain::job::JobState as S;
+    let state_text = match state {
+        Some(S::Queued) => "Waiting to start",
+        Some(S::Running) => "In progress",
+        Some(S::Succeeded) => "Completed",
+        Some(S::Failed) => "Failed",
+        Some(S::Cancelled) => "Cancelled",
+        None => "Unknown",
+    };
+    JobView {
+        title: kind.map_or("Job", |k| k.title()).into(),
+        unit: kind.map_or("items", |k| k.unit()),
+        active: state.is_some_and(|s| !s.is_finished()),
+        state_text,
+        processed: j.done + j.failed,
+        total: j.total,
+        summary: j.summary.unwrap_or_else(|| state_text.to_string()),
+        error: j.error,
+        state: j.state,
+        id: j.id,
+    }
+}
+
+async fn jobs_panel(
+    state: &AppState,
+    console: &Console,
+    account: &str,
+    job: Option<&str>,
+) -> JobsPanel {
+    // The panel is an aid: if it cannot be read, the page shows without it.
+    let mut jobs: Vec<JobOut> = jobs_api::list_jobs(
+        State(state.clone()),
+        console.caller.clone(),
+        Path(account.to_string()),
+        Params(ListJobsQuery {
+            state: Some("queued,running".into()),
+            created_by: Some("me".into()),
+            limit: Some(10),
+            cursor: None,
+        }),
+    )
+    .await
+    .map(|p| p.0.items)
+    .unwrap_or_default();
+    let job = job.filter(|id| !id.is_empty());
+    if let Some(id) = job
+        && !jobs.iter().any(|j| j.id == id)
+        && let Ok(found) = jobs_api::get_job(
+            State(state.clone()),
+            console.caller.clone(),
+            Path(id.to_string()),
+            Params(JobQuery { wait: None }),
+        )
+        .await
+        && found.0.account_id == account
+    {
+        jobs.insert(0, found.0);
+    }
+    let base = format!("/console/a/{account}");
+    let query = job
+        .map(|id| {
+            let mut s = url::form_urlencoded::Serializer::new(String::new());
+            s.append_pair("job", id);
+            format!("?{}", s.finish())
+        })
+        .unwrap_or_default();
+    JobsPanel {
+        jobs: jobs.into_iter().map(job_view).collect(),
+        poll_url: format!("{base}/users/jobs{query}"),
+        refresh_url: format!("{base}/users{query}"),
+        base,
+        csrf: console.csrf.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/users/jobs_fragment.html")]
+struct JobsFragment {
+    panel: JobsPanel,
+}
+
+#[derive(Deserialize, Default)]
+pub struct JobsQuery {
+    #[serde(default)]
+    job: Option<String>,
+}
+
+/// The progress panel alone, for htmx to poll.
+async fn jobs_fragment(
+    State(state): State<AppState>,
+    console: Console,
+    Path(account): Path<String>,
+    Query(q): Query<JobsQuery>,
+) -> Page {
+    let ctx = console
+        .account(&state, &account, Feature::Users, Verb::View)
+        .await?;
+    let panel = jobs_panel(&state, &console, &ctx.row.id, q.job.as_deref()).await;
+    Ok(ok(&JobsFragment { panel }))
+}
+
+/// The panel's Cancel: stops the job before its next chunk.
+async fn cancel_job(
+    State(state): State<AppState>,
+    Path((account, job)): Path<(String, String)>,
+    posted: Posted<NoFields>,
+) -> Page {
+    let console = posted.console;
+    let ctx = console
+        .account(&state, &account, Feature::Users, Verb::View)
+        .await?;
+    let r = jobs_api::cancel_job(
+        State(state.clone()),
+        console.caller.clone(),
+        Path(job.clone()),
+    )
+    .await;
+    let notice = match r {
+        Ok(_) => "job-cancelled",
+        // Finished meanwhile: the panel shows how.
+        Err(ApiError::Conflict(_)) => "",
+        Err(e) => return Err(fail(Some(&console), e)),
+    };
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("job", &job);
+    if !notice.is_empty() {
+        s.append_pair("notice", notice);
+    }
+    Ok(see_other(&format!(
+        "/console/a/{}/users?{}",
+        ctx.row.id,
+        s.finish()
+    )))
 }
 
 /// The Add User form of `account` filled with a new account's first admin that the API refused, with why.

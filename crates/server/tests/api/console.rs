@@ -520,6 +520,16 @@ async fn column_choices_are_remembered_per_admin(app: TestApp) {
     let _ = hidden(&list.body, "csrf");
 }
 
+/// Waits (through the API, as the partner administrator) for a job the console started to finish.
+async fn wait_for_job(app: &TestApp, id: &str) -> Value {
+    let (status, job) = app
+        .get(&app.token, &format!("/api/v1/jobs/{id}?wait=20"))
+        .await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["state"], "succeeded", "{job}");
+    job
+}
+
 async fn bulk_actions_leave_a_notification_with_the_failures(app: TestApp) {
     let account = app.create_account("Bulk Co").await;
     let aid = account["id"].as_str().unwrap();
@@ -538,6 +548,10 @@ async fn bulk_actions_leave_a_notification_with_the_failures(app: TestApp) {
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);
+    // The action runs as a job: the Users page follows it; the test waits for it through the API.
+    let params = r.location_params();
+    assert_eq!(params["notice"], "job-started");
+    wait_for_job(&app, &params["job"]).await;
     // Delete both, one of them gone already: one deleted, one failure with its reason.
     app.delete(
         &app.token,
@@ -566,6 +580,8 @@ async fn bulk_actions_leave_a_notification_with_the_failures(app: TestApp) {
     )
     .await;
     assert_eq!(done.status, 303, "{}", done.body);
+    let job = wait_for_job(&app, &done.location_params()["job"]).await;
+    assert_eq!(job["summary"], "Delete users: 1 of 2 users");
     assert!(user_id_in(&app, aid, "a@bulk.example").await.is_none());
 
     let page = b.get(&format!("/console/a/{aid}/users")).await;
@@ -576,7 +592,7 @@ async fn bulk_actions_leave_a_notification_with_the_failures(app: TestApp) {
         page.body
     );
     let bell = b.get("/console/notifications").await;
-    assert!(bell.body.contains("Send welcome emails: 2 queued"));
+    assert!(bell.body.contains("Send welcome emails: 2 of 2 users"));
     assert!(bell.body.contains("Delete users: 1 of 2 users"));
     assert!(bell.body.contains("See details"));
     assert!(bell.body.contains("user not found"));

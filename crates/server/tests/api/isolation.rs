@@ -36,6 +36,7 @@ use skybridge_domain::policy::AccountScope;
 use skybridge_domain::{AccountId, TokenId, UserId};
 use skybridge_server::store::accounts::{self as account_store, AccountRow};
 use skybridge_server::store::events::{self as event_store, EventFilter};
+use skybridge_server::store::jobs as job_store;
 use skybridge_server::store::mfa as mfa_store;
 use skybridge_server::store::roles as role_store;
 use skybridge_server::store::tokens::{self as token_store, TokenRow};
@@ -232,6 +233,10 @@ const TABLE: &[Row] = &[
     partner("POST",   "/api/v1/oauth-clients",                        ADMINISTRATORS, None),
     partner("GET",    "/api/v1/oauth-clients/{client_id}",            ADMINISTRATORS, Some(ADMINISTRATORS_FOREIGN)),
     partner("DELETE", "/api/v1/oauth-clients/{client_id}",            ADMINISTRATORS, Some(ADMINISTRATORS_FOREIGN)),
+    // Jobs, named by id: "own" is a job in the principal's home account (A, or X), "foreign" one of the other
+    // tenant. Reading needs users.view there, cancelling the right to start such a job (users.edit for a reset).
+    partner("GET",    "/api/v1/jobs/{id}",                            READERS, Some(NOT_FOUND)),
+    partner("POST",   "/api/v1/jobs/{id}/cancel",                     WRITERS, Some(NOT_FOUND)),
     // Account-scoped: reach first, then the role's grant.
     account("GET",    "/api/v1/accounts/{account}",                                 READERS, Obj::None),
     account("PATCH",  "/api/v1/accounts/{account}",                                 WRITERS, Obj::None),
@@ -245,6 +250,8 @@ const TABLE: &[Row] = &[
     account("DELETE", "/api/v1/accounts/{account}/users/{user}/tokens/{token}",     WRITERS, Obj::Path),
     account("POST",   "/api/v1/accounts/{account}/users/{user}/welcome",            WRITERS, Obj::Path),
     account("POST",   "/api/v1/accounts/{account}/users/welcome",                   WRITERS, Obj::None),
+    account("POST",   "/api/v1/accounts/{account}/users/bulk",                      WRITERS, Obj::None),
+    account("GET",    "/api/v1/accounts/{account}/jobs",                            READERS, Obj::None),
     account("POST",   "/api/v1/accounts/{account}/users/{user}/reset-password",     WRITERS, Obj::Path),
     account("PUT",    "/api/v1/accounts/{account}/users/{user}/password",           WRITERS, Obj::Path),
     account("GET",    "/api/v1/accounts/{account}/users/{user}/mfa",                READERS, Obj::Path),
@@ -657,6 +664,40 @@ impl World {
             )
             .await;
         str_of(&v, "id")
+    }
+
+    /// A password-reset job of `acct` started by its resident, written straight into the store and not due for
+    /// a day, so the server's worker leaves it queued (and cancellable) while the matrix runs.
+    async fn fresh_job(&self, acct: &Acct) -> String {
+        let now = now_micros();
+        let row = job_store::JobRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            account_id: acct.id.clone(),
+            created_by: acct.resident.clone(),
+            created_by_account: acct.id.clone(),
+            kind: "users_reset".into(),
+            params: json!({ "all": false }).to_string(),
+            state: "queued".into(),
+            total: 1,
+            done: 0,
+            failed: 0,
+            position: None,
+            result: None,
+            summary: None,
+            error: None,
+            attempts: 0,
+            lease_until: now + 86_400_000_000,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        };
+        let scope = AccountScope::for_system(acct.id.parse().unwrap());
+        let mut tx = self.app.store.begin().await.unwrap();
+        job_store::insert(&mut tx, &scope, &row, std::slice::from_ref(&acct.resident))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        row.id
     }
 
     /// An OAuth client of `acct`, registered by its tenant's administrator.
@@ -1150,6 +1191,11 @@ async fn account_request(w: &World, r: &Row, who: Who, target: Target<'_>) -> Re
         ("POST", "/api/v1/accounts/{account}/users/welcome") => {
             body = Some(json!({ "all": true }));
         }
+        ("POST", "/api/v1/accounts/{account}/users/bulk") => {
+            // A user id that exists nowhere: the job the allowed requests start skips it and so writes
+            // nothing while the matrix takes its snapshots.
+            body = Some(json!({ "action": "reset", "user_ids": [UserId::new().to_string()] }));
+        }
         ("PUT", "/api/v1/accounts/{account}/users/{user}/password") => {
             path = path.replace("{user}", &objects.resident);
             body = Some(json!({ "password": format!("matrix passphrase {n}") }));
@@ -1513,6 +1559,18 @@ async fn partner_request(w: &World, r: &Row, who: Who, target: Target<'_>) -> Re
                         "a fresh Account Manager of {} and account {}",
                         tenant.label, acct.label
                     ),
+                )
+            }
+            ("GET" | "POST", "/api/v1/jobs/{id}" | "/api/v1/jobs/{id}/cancel", t) => {
+                let of = match t {
+                    Target::Foreign(f) => f,
+                    _ => home,
+                };
+                (
+                    r.path.replace("{id}", &w.fresh_job(of).await),
+                    None,
+                    None,
+                    format!("a fresh job of {}", of.label),
                 )
             }
             _ => panic!("no request builder for {} {}", r.method, r.path),

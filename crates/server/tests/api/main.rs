@@ -14,6 +14,7 @@ mod events;
 mod health;
 mod integrations;
 mod isolation;
+mod jobs;
 mod login;
 mod mail;
 mod managers;
