@@ -116,6 +116,7 @@ pub const ASSETS: &[&str] = &[
     "Sign-in",
     "MFA",
     "Job",
+    "User Import",
 ];
 
 /// Who did it. Actor names are resolved at read time, so a deleted user shows as "Unknown".

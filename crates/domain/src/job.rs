@@ -23,13 +23,16 @@ pub enum JobKind {
     UsersReset,
     /// Delete the selected (or all) users.
     UsersDelete,
+    /// Create the valid rows of a staged import as users.
+    ImportCommit,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 4] = [
         JobKind::UsersWelcome,
         JobKind::UsersReset,
         JobKind::UsersDelete,
+        JobKind::ImportCommit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl JobKind {
             JobKind::UsersWelcome => "users_welcome",
             JobKind::UsersReset => "users_reset",
             JobKind::UsersDelete => "users_delete",
+            JobKind::ImportCommit => "import_commit",
         }
     }
 
@@ -46,6 +50,7 @@ impl JobKind {
             JobKind::UsersWelcome => "Send welcome emails",
             JobKind::UsersReset => "Reset passwords",
             JobKind::UsersDelete => "Delete users",
+            JobKind::ImportCommit => "Import users",
         }
     }
 
@@ -53,13 +58,17 @@ impl JobKind {
     pub fn unit(self) -> &'static str {
         match self {
             JobKind::UsersWelcome | JobKind::UsersReset | JobKind::UsersDelete => "users",
+            JobKind::ImportCommit => "rows",
         }
     }
 
     /// The feature whose VIEW right lets someone other than the creator look at a job of this kind.
     pub fn feature(self) -> Feature {
         match self {
-            JobKind::UsersWelcome | JobKind::UsersReset | JobKind::UsersDelete => Feature::Users,
+            JobKind::UsersWelcome
+            | JobKind::UsersReset
+            | JobKind::UsersDelete
+            | JobKind::ImportCommit => Feature::Users,
         }
     }
 
@@ -96,6 +105,7 @@ impl JobKind {
                 include_inactive: true,
                 only_unregistered: false,
             },
+            JobKind::ImportCommit => return None,
         })
     }
 }
@@ -142,6 +152,7 @@ pub fn authorize_job(
         }
         JobKind::UsersReset => authorize(principal, target, Feature::Users, Verb::Edit),
         JobKind::UsersDelete => authorize(principal, target, Feature::Users, Verb::Delete),
+        JobKind::ImportCommit => authorize(principal, target, Feature::Users, Verb::Add),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod account;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod import;
 pub mod integration;
 pub mod job;
 pub mod navigation;

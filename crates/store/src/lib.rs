@@ -9,6 +9,7 @@ mod sql;
 
 pub mod accounts;
 pub mod events;
+pub mod imports;
 pub mod integrations;
 pub mod jobs;
 pub mod links;

@@ -291,6 +291,47 @@ async fn narrowing(db: &mut impl Exec, q: &str) -> Result<Option<Narrow>> {
     Ok((found < FEW_CANDIDATES).then_some(Narrow::Fts(phrase)))
 }
 
+/// Every user of the account, active or not, in id order after `after_id` (the export's pages).
+pub async fn export_page(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<UserRow>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users WHERE account_id = "));
+    sql.arg(scope.account_id().to_string())
+        .push(" AND id > ")
+        .arg(after_id)
+        .push(" ORDER BY id LIMIT ")
+        .arg(limit);
+    Ok(fetch_dyn!(db, sql, UserRow, fetch_all)?)
+}
+
+/// Which of `keys` (lower-cased e-mails) users of the account already hold.
+pub async fn taken_email_keys(
+    db: &mut impl Exec,
+    scope: &AccountScope,
+    keys: &[String],
+) -> Result<std::collections::HashSet<String>> {
+    let mut taken = std::collections::HashSet::new();
+    // Batches keep the statement's parameters well under both databases' limits.
+    for batch in keys.chunks(500) {
+        let mut sql = Sql::new("SELECT email_key FROM users WHERE account_id = ");
+        sql.arg(scope.account_id().to_string())
+            .push(" AND email_key IN (");
+        for (n, k) in batch.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            sql.arg(k.clone());
+        }
+        sql.push(")");
+        let found: Vec<(String,)> = fetch_dyn!(db, sql, (String,), fetch_all)?;
+        taken.extend(found.into_iter().map(|(k,)| k));
+    }
+    Ok(taken)
+}
+
 /// How many users of the account hold `role`.
 pub async fn count_with_role(db: &mut impl Exec, scope: &AccountScope, role: &str) -> Result<i64> {
     let (account, role) = (scope.account_id().to_string(), role.to_string());

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod entra;
 pub mod events;
+pub mod imports;
 pub mod integrations;
 pub mod jobs;
 pub mod json;
@@ -56,6 +57,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(me::router())
         .merge(accounts::router())
         .merge(users::router())
+        .merge(imports::router())
         .merge(user_mail::router())
         .merge(roles::router())
         .merge(managers::router())

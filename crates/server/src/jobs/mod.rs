@@ -14,6 +14,7 @@
 //! entry in [`KINDS`]. Jobs are created with [`crate::api::jobs::create`] in the transaction of the request,
 //! which then calls [`JobSignal::wake`] after committing.
 
+pub mod import;
 pub mod users;
 
 use std::time::Duration;
@@ -48,7 +49,7 @@ const RETRY_MICROS: i64 = 30_000_000;
 /// How many skipped items a job lists by name (in its result and notification); the rest are counted.
 pub const MAX_LISTED: usize = 200;
 /// The kinds this node can run; it claims no others (a newer node's kinds stay for a newer node).
-pub const KINDS: [JobKind; 3] = JobKind::ALL;
+pub const KINDS: [JobKind; 4] = JobKind::ALL;
 
 /// Wakes this node's worker when a job is queued here, and long-polls waiting on a job when one changes.
 #[derive(Default)]
@@ -325,6 +326,7 @@ async fn run_chunk(cx: &Chunk<'_>, tx: &mut Tx, tally: &mut Tally) -> Result<boo
         JobKind::UsersWelcome | JobKind::UsersReset | JobKind::UsersDelete => {
             users::chunk(cx, tx, tally).await
         }
+        JobKind::ImportCommit => import::chunk(cx, tx, tally).await,
     }
 }
 

@@ -96,6 +96,11 @@ async fn apply(
             .await
             .map(|_| ()),
         JobKind::UsersDelete => user_api::delete_in(tx, state, caller, cx.target, scope, row).await,
+        JobKind::ImportCommit => {
+            return Err(JobError::Stop(
+                "an import commit does not act on selected users".into(),
+            ));
+        }
     };
     match result {
         Ok(()) => tally.done(),

@@ -1,0 +1,122 @@
+//! Committing a staged import: each valid row becomes a user (no welcome mail: spec §9) and leaves the stage
+//! in the chunk's transaction, so an interrupted commit that runs again never creates a row's user twice. A
+//! row that stopped being valid since it was checked (a user with its e-mail was added meanwhile) gets its
+//! problem and stays staged, reported as skipped.
+
+use serde::Deserialize;
+use skybridge_domain::UserId;
+use skybridge_domain::event::{Action, NewEvent};
+use skybridge_domain::import::{self as rules, Surroundings};
+use skybridge_domain::permissions::{Feature, Verb};
+use skybridge_domain::policy::authorize;
+use skybridge_domain::user::Source;
+use skybridge_store::Tx;
+use skybridge_store::imports as store;
+use skybridge_store::users::{self as user_store, UserRow};
+
+use super::{Chunk, JobError, Tally};
+use crate::api::audit;
+use crate::api::imports::values_of;
+
+#[derive(Deserialize)]
+struct Params {
+    import_id: String,
+}
+
+pub(super) async fn chunk(
+    cx: &Chunk<'_>,
+    tx: &mut Tx,
+    tally: &mut Tally,
+) -> Result<bool, JobError> {
+    let params: Params = serde_json::from_str(&cx.job.params).map_err(anyhow::Error::from)?;
+    let now = cx.state.now();
+    if store::get(tx, cx.scope, &params.import_id, now)
+        .await?
+        .is_none()
+    {
+        return Err(JobError::Stop(
+            "the import was cancelled or has expired".into(),
+        ));
+    }
+    let may_admin = authorize(
+        &cx.caller.principal,
+        cx.target,
+        Feature::Roles,
+        Verb::Assign,
+    )
+    .is_ok();
+    let rows = store::valid_rows(tx, cx.scope, &params.import_id, cx.limit as i64).await?;
+    let keys: Vec<String> = rows.iter().filter_map(|r| r.email_key.clone()).collect();
+    let taken = user_store::taken_email_keys(tx, cx.scope, &keys).await?;
+    let mut created = 0;
+    for r in &rows {
+        let around = Surroundings {
+            email_taken: r.email_key.as_ref().is_some_and(|k| taken.contains(k)),
+            repeats_line: None,
+            formulas: Vec::new(),
+            may_assign_admin: may_admin,
+        };
+        let valid = match rules::validated(&values_of(r), &around) {
+            Ok(v) => v,
+            Err(issues) => {
+                let why = issues
+                    .iter()
+                    .map(|i| i.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut kept = r.clone();
+                kept.valid = false;
+                kept.issues = serde_json::to_string(&issues).map_err(anyhow::Error::from)?;
+                store::update_row(tx, cx.scope, &params.import_id, &kept).await?;
+                tally.skip(format!("row {} ({}): {why}", r.line, r.email));
+                continue;
+            }
+        };
+        let id = UserId::new();
+        let user = UserRow {
+            id: id.to_string(),
+            account_id: cx.target.id.to_string(),
+            first_name: valid.first_name,
+            last_name: valid.last_name,
+            display_name: valid.display_name,
+            email: valid.email,
+            login_id: None,
+            mobile: None,
+            extension: None,
+            role: valid.role.as_str().to_string(),
+            registered: false,
+            source: Source::Import.as_str().into(),
+            active: true,
+            restricted_manager: false,
+            created_at: now,
+            modified_at: now,
+            modified_by: cx.caller.display_name.clone(),
+        };
+        user_store::insert(tx, cx.scope, &user).await?;
+        audit(
+            tx,
+            cx.state,
+            cx.caller,
+            NewEvent::admin(cx.target.id, cx.caller.actor(), Action::Create, "User", id)
+                .changed(["first_name", "last_name", "email", "role"])
+                .detail("fullname", user.display_name.clone())
+                .detail("email", user.email.clone())
+                .detail("import_id", params.import_id.clone())
+                .detail("row", r.line)
+                .tag("user")
+                .tag("import"),
+        )
+        .await
+        .map_err(|e| JobError::Internal(anyhow::anyhow!("{e}")))?;
+        store::delete_row(tx, cx.scope, &params.import_id, r.line).await?;
+        created += 1;
+        tally.done();
+    }
+    store::add_created(tx, cx.scope, &params.import_id, created).await?;
+    let more = rows.len() == cx.limit;
+    if !more {
+        // Rows fixed while the commit ran were taken too; rows broken meanwhile were skipped.
+        tally.progress.total = tally.progress.done + tally.progress.failed;
+    }
+    Ok(more)
+}
