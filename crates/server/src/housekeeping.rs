@@ -27,6 +27,7 @@ pub async fn sweep(store: &Store, now: i64) -> skybridge_store::Result<u64> {
     n += skybridge_store::mfa::purge_challenges(&mut tx, now).await?;
     n += codes::purge(&mut tx, now - CODE_GRACE_MICROS).await?;
     n += grants::purge(&mut tx, now).await?;
+    n += skybridge_store::imports::purge(&mut tx, now).await?;
     n += skybridge_store::jobs::purge(&mut tx, now - JOB_KEEP_MICROS).await?;
     tx.commit().await?;
     Ok(n)
