@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // With this file running, htmx is too: elements marked .nojs (e.g. the import preview's per-row Save
+  // buttons, whose work htmx does on change) are hidden by the stylesheet.
+  document.documentElement.classList.add("js");
+
   // Copy buttons: <button data-copy="element-id">.
   document.addEventListener("click", function (ev) {
     var btn = ev.target.closest("[data-copy]");

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod dashboard;
 pub mod events;
 pub mod form;
+pub mod imports;
 pub mod integrations;
 pub mod managers;
 pub mod notifications;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/static/{file}", get(asset))
         .merge(accounts::router())
         .merge(users::router())
+        .merge(imports::router())
         .merge(outbox::router())
         .merge(notifications::router())
         .merge(roles::router())

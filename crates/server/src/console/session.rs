@@ -194,3 +194,127 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
         })
     }
 }
+
+/// The file of an [`Uploaded`] form.
+pub struct UploadedFile {
+    /// The name the browser gave (its base name on the admin's machine); may be empty.
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A `multipart/form-data` form posted to the console (a file upload): the CSRF token checked like
+/// [`Posted`]'s, the text fields, and the first file. A body that could not be read to its end (too large,
+/// cut off) after a good token is handed to the page as `error`, so it can say so at the file field instead
+/// of on an error page.
+pub struct Uploaded {
+    pub console: Console,
+    pub fields: Vec<(String, String)>,
+    pub file: Option<UploadedFile>,
+    pub error: Option<ApiError>,
+}
+
+impl Uploaded {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl FromRequest<AppState> for Uploaded {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        use axum::extract::Multipart;
+
+        let (mut parts, body) = req.into_parts();
+        let console = Console::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let mut multipart = Multipart::from_request(req, state).await.map_err(|e| {
+            fail(
+                Some(&console),
+                ApiError::BadRequest {
+                    field: None,
+                    detail: e.body_text(),
+                },
+            )
+        })?;
+        let mut fields = Vec::new();
+        let mut file = None;
+        let mut broken = None;
+        // The whole body is read before the token is judged: a browser sends the hidden token first, but a
+        // form is not obliged to, and the body is bounded by the route's limit either way.
+        loop {
+            let part = match multipart.next_field().await {
+                Ok(Some(part)) => part,
+                Ok(None) => break,
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
+            };
+            let name = part.name().unwrap_or_default().to_string();
+            match part.file_name().map(str::to_string) {
+                Some(file_name) => match part.bytes().await {
+                    Ok(bytes) if file.is_none() => {
+                        file = Some(UploadedFile {
+                            file_name,
+                            bytes: bytes.to_vec(),
+                        })
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        broken = Some(e);
+                        break;
+                    }
+                },
+                None => match part.text().await {
+                    Ok(text) => fields.push((name, text)),
+                    Err(e) => {
+                        broken = Some(e);
+                        break;
+                    }
+                },
+            }
+        }
+        let token = fields
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        if !same(token, &console.csrf) {
+            return Err(fail(
+                Some(&console),
+                ApiError::Forbidden(
+                    "the form has expired or did not come from this console; reload the page and try again"
+                        .into(),
+                ),
+            ));
+        }
+        let error = broken.map(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(
+                    skybridge_sheet::SheetError::TooLarge {
+                        max_bytes: 20 << 20,
+                    }
+                    .to_string(),
+                )
+            } else {
+                ApiError::BadRequest {
+                    field: Some("file".into()),
+                    detail: format!(
+                        "The upload did not arrive whole ({}); try again.",
+                        e.body_text()
+                    ),
+                }
+            }
+        });
+        Ok(Uploaded {
+            console,
+            fields,
+            file,
+            error,
+        })
+    }
+}

@@ -160,6 +160,11 @@ fn notice_text(key: &str) -> Option<&'static str> {
             "Started. Its progress is shown here; the outcome goes to your notifications."
         }
         "job-cancelled" => "Cancelled. What was done before stays done.",
+        "import-started" => {
+            "Upload started: the rows without errors are being created (no welcome e-mails are sent). \
+             Rows with errors stay in the import for you to fix."
+        }
+        "import-cancelled" => "Import cancelled. Nothing more is created from it.",
         "role-created" => "Role created.",
         "role-saved" => "Role saved.",
         "role-deleted" => "Role deleted.",

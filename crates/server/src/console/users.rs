@@ -104,6 +104,8 @@ struct ListPage {
     columns: Vec<String>,
     all_columns: &'static [(&'static str, &'static str)],
     may_add: bool,
+    /// Import Users: Users ADD in a customer account (a Partner Account's users are added one by one).
+    may_import: bool,
     may_mail: bool,
     may_reset: bool,
     may_delete: bool,
@@ -210,6 +212,8 @@ async fn list(
         columns,
         all_columns: &COLUMNS,
         may_add: p.holds(Feature::Users, Verb::Add),
+        may_import: p.holds(Feature::Users, Verb::Add)
+            && ctx.target.kind != skybridge_domain::account::AccountKind::Partner,
         may_mail: may_send_welcome_mail(p.permissions) && p.holds(Feature::Users, Verb::View),
         may_reset: p.holds(Feature::Users, Verb::Edit),
         may_delete: p.holds(Feature::Users, Verb::Delete),

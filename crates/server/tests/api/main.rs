@@ -9,6 +9,7 @@ mod cli;
 mod console;
 mod console_browser;
 mod console_events;
+mod console_import;
 mod console_roles;
 mod events;
 mod health;
