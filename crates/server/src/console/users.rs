@@ -116,6 +116,14 @@ impl ListPage {
         self.columns.iter().any(|c| c == column)
     }
 
+    /// The list's first page with the same search and filter, for the reload after a job.
+    fn first_page_link(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        s.append_pair("q", &self.q)
+            .append_pair("property", &self.property);
+        format!("{}/users?{}", self.shell.base(), s.finish())
+    }
+
     fn next_link(&self) -> Option<String> {
         self.next.as_ref().map(|c| {
             let mut s = url::form_urlencoded::Serializer::new(String::new());
@@ -914,7 +922,17 @@ async fn jobs_fragment(
         .account(&state, &account, Feature::Users, Verb::View)
         .await?;
     let panel = jobs_panel(&state, &console, &ctx.row.id, q.job.as_deref()).await;
-    Ok(ok(&JobsFragment { panel }))
+    let done = !panel.running();
+    let mut resp = ok(&JobsFragment { panel });
+    if done {
+        // The poll that sees the last job end tells the page (htmx fires this event on the body), and the
+        // user list, listening for it, reloads itself: an import or a deletion changed who is in it.
+        resp.headers_mut().insert(
+            "hx-trigger",
+            axum::http::HeaderValue::from_static("jobs-done"),
+        );
+    }
+    Ok(resp)
 }
 
 /// The panel's Cancel: stops the job before its next chunk.

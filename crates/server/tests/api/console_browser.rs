@@ -1135,6 +1135,179 @@ async fn event_history_filter_and_export(app: TestApp) {
     web.close().await;
 }
 
+// --- g. Import Users: a CSV with two bad rows, both fixed inline, Upload, the users on the Users page ------
+
+/// Types `value` over what the preview cell `id` holds and leaves it with Tab, as a person fixing a cell
+/// does; the cell's `change` is what saves it (htmx). Select-all rather than WebDriver's clear, which would
+/// fire a change (and a save) of its own.
+async fn retype_cell(web: &Web, id: &str, value: &str) {
+    const CONTROL: char = '\u{E009}';
+    const RELEASE: char = '\u{E000}';
+    const TAB: char = '\u{E004}';
+    let field = web.find(css(&format!("#{id}"))).await;
+    field.click().await.expect("cell focused");
+    field
+        .send_keys(&format!("{CONTROL}a{RELEASE}{value}{TAB}"))
+        .await
+        .unwrap_or_else(|e| panic!("typing into #{id}: {e}"));
+}
+
+async fn import_users_fix_two_rows_and_upload(app: TestApp) {
+    let Some((_driver, web)) = browser(&app).await else {
+        return;
+    };
+    let aid = account_with_admin(&app, "Import Co", "boss@importco.example", ADMIN_PASSWORD).await;
+    // The sheet a person filled in: row 3's address has no @, row 5 repeats row 2's.
+    let folder = std::env::temp_dir().join(format!(
+        "skybridge-upload-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&folder).expect("upload folder");
+    let sheet = folder.join("new-staff.csv");
+    std::fs::write(
+        &sheet,
+        "FIRST NAME,LAST NAME,NAME,EMAIL,ROLE\r\n\
+         Grace,Hopper,,grace@importco.example,User\r\n\
+         Alan,Turing,,alan-at-importco.example,User\r\n\
+         Katherine,Johnson,,katherine@importco.example,Account Admin\r\n\
+         Edsger,Dijkstra,,GRACE@importco.example,User\r\n",
+    )
+    .expect("sheet written");
+
+    web.sign_in("boss@importco.example", ADMIN_PASSWORD).await;
+    web.click(xpath("//nav//a[normalize-space()='Users']"))
+        .await;
+    web.wait_for_path("Users", |p| p.ends_with("/users")).await;
+    web.click(css("details.more > summary")).await;
+    web.shot("users-more-menu").await;
+    web.follow("Import Users").await;
+    web.wait_for_path("Import Users", |p| p.ends_with("/users/import"))
+        .await;
+    assert_eq!(web.heading().await, "Import Users");
+    let steps = web.text(css("[data-testid='import-steps']")).await;
+    for step in [
+        "Download the spreadsheet template (*.xlsx)",
+        "Fill the spreadsheet in according the template",
+        "Upload the spreadsheet below",
+    ] {
+        assert!(steps.contains(step), "{step} in {steps}");
+    }
+    web.find(xpath(
+        "//p[normalize-space()='You will be able to review or edit your upload in the next step.']",
+    ))
+    .await;
+    web.shot("import-panel").await;
+    web.find(css("#f-file"))
+        .await
+        .send_keys(&sheet.to_string_lossy())
+        .await
+        .expect("file chosen");
+    web.press("Upload").await;
+    let at = web
+        .wait_for_path("the preview", |p| p.contains("/imports/"))
+        .await;
+    web.wait_text(
+        css("[data-testid='import-banner']"),
+        "2 of 4 rows have errors.",
+    )
+    .await;
+    web.wait_text(css("[data-testid='import-file']"), "new-staff.csv")
+        .await;
+    // Each problem at its cell, for a screen reader too.
+    assert_eq!(
+        web.attr(css("#c-3-email"), "aria-invalid").await.as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        web.attr(css("#c-3-email"), "aria-describedby")
+            .await
+            .as_deref(),
+        Some("m-3-email")
+    );
+    assert!(
+        web.text(css("#m-5-email"))
+            .await
+            .contains("already in row 2")
+    );
+    assert_eq!(
+        web.attr(css("#c-2-email"), "aria-invalid").await.as_deref(),
+        Some("false")
+    );
+    // With JavaScript the rows save on change: their Save buttons are hidden.
+    assert!(
+        !web.find(css("#f-3 button"))
+            .await
+            .is_displayed()
+            .await
+            .expect("displayed?")
+    );
+    web.shot("import-preview").await;
+
+    // Fix both rows inline; each saves when the cell is left, and the banner follows.
+    retype_cell(&web, "c-3-email", "alan@importco.example").await;
+    web.find(css("#row-3[data-valid='true']")).await;
+    web.wait_text(
+        css("[data-testid='import-banner']"),
+        "1 of 4 rows have errors.",
+    )
+    .await;
+    retype_cell(&web, "c-5-email", "edsger@importco.example").await;
+    web.find(css("#row-5[data-valid='true']")).await;
+    web.wait_text(css("[data-testid='import-banner']"), "No errors found.")
+        .await;
+    web.wait_text(
+        css("[data-testid='import-banner']"),
+        "Make any necessary changes below and select \"Upload\" when ready.",
+    )
+    .await;
+    // Nothing was created yet, and the page never left the preview.
+    assert_eq!(web.here().await, at);
+    assert_eq!(
+        emails(&users_of(&app, &aid).await),
+        ["boss@importco.example"]
+    );
+    web.shot("import-preview-clean").await;
+
+    web.press("Upload").await;
+    web.wait_for_path("the Users page with the job", |p| {
+        p.contains("/users?notice=import-started&job=")
+    })
+    .await;
+    web.wait_text(css("p.notice"), "Upload started").await;
+    web.wait_text(
+        css("[data-testid='job-summary']"),
+        "Import users: 4 of 4 rows",
+    )
+    .await;
+    // The list reloads itself when the job ends.
+    until("the imported users in the list", async || {
+        let rows = web.user_rows().await.join("\n");
+        [
+            "Grace Hopper",
+            "Alan Turing",
+            "Katherine Johnson",
+            "Edsger Dijkstra",
+        ]
+        .iter()
+        .all(|name| rows.contains(name))
+        .then_some(())
+    })
+    .await;
+    assert_eq!(
+        emails(&users_of(&app, &aid).await),
+        [
+            "alan@importco.example",
+            "boss@importco.example",
+            "edsger@importco.example",
+            "grace@importco.example",
+            "katherine@importco.example",
+        ]
+    );
+    web.shot("import-done").await;
+    let _ = std::fs::remove_dir_all(&folder);
+    web.close().await;
+}
+
 backend_tests!(
     partner_adds_account_and_admin_signs_in,
     admin_manages_users,
@@ -1142,4 +1315,5 @@ backend_tests!(
     add_user_with_bad_email,
     partner_creates_and_assigns_a_role,
     event_history_filter_and_export,
+    import_users_fix_two_rows_and_upload,
 );

@@ -289,9 +289,7 @@ async fn an_admin_uploads_fixes_and_commits_an_import(app: TestApp) {
         assert_eq!(row_valid(html, line), Some(true), "row {line}: {html}");
     }
     assert!(html.contains("No errors found."), "{html}");
-    assert!(
-        html.contains("Make any necessary changes below and select \"Upload\" when ready.")
-    );
+    assert!(html.contains("Make any necessary changes below and select \"Upload\" when ready."));
     assert!(html.contains("<option value=\"Account Admin\" selected>"));
 
     // An empty Add Row: a row that says what it needs, and stays behind on Upload (partial commit).
