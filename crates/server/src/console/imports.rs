@@ -678,6 +678,15 @@ async fn save_row(
             }
         }
     }
+    if patch.first_name.is_none()
+        && patch.last_name.is_none()
+        && patch.name.is_none()
+        && patch.email.is_none()
+        && patch.role.is_none()
+    {
+        // Nothing to change or confirm: no call, so no audit event for an edit that did nothing.
+        return Ok(back(&ctx, &import, &view, None));
+    }
     let r = api::edit_row(
         State(state.clone()),
         console.caller.clone(),

@@ -646,8 +646,95 @@ async fn stage_raw(app: &TestApp, account: &str, sheet: &str) -> String {
     body["id"].as_str().unwrap().to_string()
 }
 
+async fn big_imports_are_paged_by_line(app: TestApp) {
+    let account = app.create_account("Big Co").await;
+    let aid = account["id"].as_str().unwrap().to_string();
+    let b = partner_console(&app).await;
+    let panel = b.get(&format!("/console/a/{aid}/users/import")).await;
+    // 150 rows on lines 2..=151; the last one has a bad address.
+    let mut sheet = String::from("FIRST NAME,LAST NAME,NAME,EMAIL,ROLE\n");
+    for i in 0..149 {
+        sheet.push_str(&format!("U{i},Test,,u{i}@big.example,\n"));
+    }
+    sheet.push_str("Last,Test,,last-at-big.example,\n");
+    let done = upload(&b, &aid, &panel.hidden("csrf"), "big.csv", sheet.as_bytes()).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let at = done.location.unwrap();
+
+    let first = b.get(&at).await;
+    assert!(first.body.contains("1 of 150 rows have errors."));
+    assert_eq!(row_valid(&first.body, 2), Some(true));
+    assert_eq!(row_valid(&first.body, 101), Some(true));
+    assert_eq!(row_valid(&first.body, 102), None);
+    assert!(
+        first
+            .body
+            .contains(&format!("href=\"{at}?after=101\" rel=\"next\"")),
+        "{}",
+        first.body
+    );
+    assert!(!first.body.contains("rel=\"prev\""));
+
+    let second = b.get(&format!("{at}?after=101")).await;
+    assert_eq!(row_valid(&second.body, 101), None);
+    assert_eq!(row_valid(&second.body, 102), Some(true));
+    assert_eq!(row_valid(&second.body, 151), Some(false));
+    assert!(!second.body.contains("rel=\"next\""));
+    assert!(
+        second
+            .body
+            .contains(&format!("href=\"{at}?after=1\" rel=\"prev\""))
+    );
+    // The row forms bring a save back to the same page.
+    assert!(
+        second
+            .body
+            .contains("<input type=\"hidden\" name=\"after\" value=\"101\">")
+    );
+    let saved = submit(
+        &b,
+        &second,
+        &format!("{at}/rows/151"),
+        &[
+            ("first_name", "Last"),
+            ("last_name", "Test"),
+            ("name", ""),
+            ("email", "last@big.example"),
+            ("role", "User"),
+            ("after", "101"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.location, Some(format!("{at}?after=101")));
+
+    // Only the rows with errors: none left now; Add Row shows the page that holds the new row.
+    let only = b.get(&format!("{at}?invalid=1")).await;
+    assert!(
+        only.body.contains("No row on this page has errors."),
+        "{}",
+        only.body
+    );
+    assert!(only.body.contains("No errors found."));
+    let added = submit(
+        &b,
+        &only,
+        &format!("{at}/rows"),
+        &[
+            ("first_name", "New"),
+            ("email", "new@big.example"),
+            ("role", "User"),
+        ],
+    )
+    .await;
+    assert_eq!(added.location, Some(format!("{at}?after=52#row-152")));
+    let last = b.get(&format!("{at}?after=52")).await;
+    assert_eq!(row_valid(&last.body, 152), Some(true));
+    assert_eq!(row_valid(&last.body, 53), Some(true));
+}
+
 backend_tests!(
     an_admin_uploads_fixes_and_commits_an_import,
     a_save_sends_only_the_changed_cells,
+    big_imports_are_paged_by_line,
     uploads_need_the_token_a_readable_file_and_the_right,
 );
