@@ -60,6 +60,27 @@ pub async fn upload(b: &Browser, account: &str, csrf: &str, file_name: &str, byt
     }
 }
 
+/// The .xlsx template's bytes, downloaded through the console with the browser's session (the test
+/// browser reads bodies as text).
+async fn template_bytes(b: &Browser, account: &str) -> Vec<u8> {
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{}/console/a/{account}/users/import/template?format=xlsx",
+            b.base
+        ))
+        .header(
+            "cookie",
+            format!("sb_session={}", b.cookie("sb_session").expect("signed in")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    assert!(bytes.starts_with(b"PK"), "a zip container");
+    bytes
+}
+
 /// The staged imports of `account`, through the API.
 async fn imports_of(app: &TestApp, account: &str) -> Vec<Value> {
     let (status, body) = app
@@ -169,6 +190,25 @@ async fn an_admin_uploads_fixes_and_commits_an_import(app: TestApp) {
         xlsx.headers["content-type"],
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
+    // The workbook goes back through the form as it came: its example row is staged.
+    let workbook = template_bytes(&b, &aid).await;
+    let back = upload(&b, &aid, &panel.hidden("csrf"), "template.xlsx", &workbook).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let example = b.get(back.location.as_deref().unwrap()).await;
+    assert!(
+        example.body.contains("value=\"jane.doe@example.com\""),
+        "{}",
+        example.body
+    );
+    assert!(example.body.contains("No errors found."));
+    let discarded = submit(
+        &b,
+        &example,
+        &format!("{}/cancel", back.location.unwrap()),
+        &[],
+    )
+    .await;
+    assert_eq!(discarded.status, 303);
     let csv = b
         .get(&format!(
             "/console/a/{aid}/users/import/template?format=csv"
