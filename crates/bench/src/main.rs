@@ -6,6 +6,7 @@
 mod console;
 mod data;
 mod identity;
+mod import;
 mod load;
 mod report;
 mod scim;
@@ -47,6 +48,9 @@ enum Suite {
     /// The console's pages as a signed-in partner administrator sees them, on the seeded data set (use
     /// `--accounts 1 --users-per-account 100000` for one account of 100,000 users).
     Console,
+    /// Bulk import of users: an .xlsx of each `--import-rows` size uploaded (parsed, checked, staged) and
+    /// committed (a job creating the users), with the server's RSS.
+    Import,
 }
 
 /// Load generator for the Skybridge server: start-up, memory, API latency and CSV export on a large data set.
@@ -78,6 +82,9 @@ struct Args {
     /// SCIM suite: users taken through the initial cycle (10% of them deprovisioned).
     #[arg(long, default_value_t = 100_000)]
     scim_users: usize,
+    /// Import suite: the sizes of the files imported, in rows, each into a fresh account.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]
+    import_rows: Vec<usize>,
     /// SCIM suite: on a PostgreSQL server with autovacuum off, do not run autovacuum's checks from the bench.
     #[arg(long)]
     scim_no_autovacuum_standin: bool,
@@ -264,6 +271,13 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 serde_json::json!({ "report": report }),
             )
         }
+        Outcome::Import(report) => {
+            failure = report.failure();
+            (
+                import::table(&report),
+                serde_json::json!({ "report": report }),
+            )
+        }
         Outcome::Scim(report) => {
             failure = report.failure();
             (
@@ -298,7 +312,7 @@ async fn measure(
     let config = match args.suite {
         // The benchmark measures throughput: the per-account SCIM rate limit would cap it.
         Suite::Scim => Some(scim::SERVER_CONFIG),
-        Suite::Admin | Suite::Identity | Suite::Console => None,
+        Suite::Admin | Suite::Identity | Suite::Console | Suite::Import => None,
     };
     let mut server = Server::start(bin, data_dir, database_url, config, &ready_client).await?;
     let idle_rss = server.rss()?;
@@ -318,6 +332,12 @@ async fn measure(
         Suite::Console => console_suite(args, &mut server, data_dir, database_url)
             .await
             .map(|r| Outcome::Console(Box::new(r))),
+        Suite::Import => {
+            let backend = format!("{:?}", args.backend).to_lowercase();
+            import::run(&backend, &server, &args.import_rows)
+                .await
+                .map(|r| Outcome::Import(Box::new(r)))
+        }
         Suite::Scim => {
             let options = scim::Options {
                 users: args.scim_users,
@@ -343,6 +363,7 @@ enum Outcome {
     Identity(Box<identity::IdentityReport>),
     Scim(Box<scim::ScimReport>),
     Console(Box<console::ConsoleReport>),
+    Import(Box<import::ImportReport>),
 }
 
 async fn identity_suite(

@@ -37,8 +37,6 @@ pub struct StagedRow {
 
 const ROW_COLUMNS: &str =
     "line, first_name, last_name, name, email, role, email_key, formulas, issues, valid";
-/// Rows per INSERT statement: 12 parameters each stays well under SQLite's 32,766.
-const INSERT_BATCH: usize = 1000;
 
 pub async fn create(tx: &mut Tx, scope: &AccountScope, import: &ImportRow) -> Result<()> {
     let (i, account) = (import.clone(), scope.account_id().to_string());
@@ -68,7 +66,8 @@ pub async fn insert_rows(
     import: &str,
     rows: &[StagedRow],
 ) -> Result<()> {
-    for batch in rows.chunks(INSERT_BATCH) {
+    let per = crate::sql::rows_per_statement(tx, 12);
+    for batch in rows.chunks(per) {
         let mut sql = Sql::new(&format!(
             "INSERT INTO import_rows (import_id, account_id, {ROW_COLUMNS}) VALUES "
         ));
@@ -297,6 +296,33 @@ pub async fn delete_row(
     Ok(n == 1)
 }
 
+/// Removes the rows at `lines` (a commit's chunk, once their users exist).
+pub async fn delete_rows(
+    tx: &mut Tx,
+    scope: &AccountScope,
+    import: &str,
+    lines: &[i64],
+) -> Result<u64> {
+    let mut n = 0;
+    let per = crate::sql::rows_per_statement(tx, 1);
+    for batch in lines.chunks(per) {
+        let mut sql = Sql::new("DELETE FROM import_rows WHERE account_id = ");
+        sql.arg(scope.account_id().to_string())
+            .push(" AND import_id = ")
+            .arg(import)
+            .push(" AND line IN (");
+        for (i, line) in batch.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.arg(*line);
+        }
+        sql.push(")");
+        n += execute(tx, sql).await?;
+    }
+    Ok(n)
+}
+
 /// Takes the next free line number for an added row.
 pub async fn take_line(tx: &mut Tx, scope: &AccountScope, import: &str) -> Result<Option<i64>> {
     let (account, import) = (scope.account_id().to_string(), import.to_string());
@@ -367,16 +393,15 @@ pub async fn delete(tx: &mut Tx, scope: &AccountScope, import: &str) -> Result<b
 
 /// Removes stages past their expiry (housekeeping).
 pub async fn purge(tx: &mut Tx, now: i64) -> Result<u64> {
-    let rows =
-        on_conn!(tx, |c| {
-            sqlx::query(
+    let rows = on_conn!(tx, |c| {
+        sqlx::query(
         "DELETE FROM import_rows WHERE import_id IN (SELECT id FROM imports WHERE expires_at <= $1)"
     )
     .bind(now)
     .execute(&mut *c)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     let stages = on_conn!(tx, |c| sqlx::query(
         "DELETE FROM imports WHERE expires_at <= $1"
     )
@@ -385,4 +410,18 @@ pub async fn purge(tx: &mut Tx, now: i64) -> Result<u64> {
     .await
     .map(|r| r.rows_affected()))?;
     Ok(rows + stages)
+}
+
+/// Refreshes PostgreSQL's statistics of the staged rows after a big upload, as one does after a bulk load:
+/// without them the planner takes a 50,000-row stage for a few dozen rows and sorts all of it for every
+/// chunk of a commit. SQLite keeps its own (`seed::optimize`).
+pub async fn analyze(store: &crate::Store) -> Result<()> {
+    if store.backend() == crate::Backend::Postgres {
+        let mut h = store.handle().await?;
+        on_conn!(&mut h, |c| sqlx::query("ANALYZE import_rows")
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
 }

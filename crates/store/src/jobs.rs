@@ -62,9 +62,6 @@ impl JobRow {
 const COLUMNS: &str = "id, account_id, created_by, created_by_account, kind, params, state, total, done, \
     failed, position, result, summary, error, attempts, lease_until, created_at, started_at, finished_at";
 
-/// Rows per multi-row insert of items (three parameters each, well under both backends' limits).
-const ITEMS_PER_INSERT: usize = 500;
-
 /// Inserts a new job with its items (numbered from 1), in the caller's transaction so that the job and the
 /// audit event of its creation commit together.
 pub async fn insert(
@@ -102,13 +99,14 @@ pub async fn insert(
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected()))?;
-    for (n, chunk) in items.chunks(ITEMS_PER_INSERT).enumerate() {
+    let per = crate::sql::rows_per_statement(tx, 3);
+    for (n, chunk) in items.chunks(per).enumerate() {
         let mut sql = Sql::new("INSERT INTO job_items (job_id, seq, item) VALUES ");
         for (i, item) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
-            let seq = (n * ITEMS_PER_INSERT + i + 1) as i64;
+            let seq = (n * per + i + 1) as i64;
             sql.push("(")
                 .arg(job.id.clone())
                 .push(", ")

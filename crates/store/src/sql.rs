@@ -86,3 +86,15 @@ macro_rules! fetch_dyn {
     }};
 }
 pub(crate) use fetch_dyn;
+
+/// Rows per multi-row statement of `columns` parameters each on `db`'s backend: few hundred parameters on
+/// SQLite, whose binding of `$n` placeholders costs the square of their count (see
+/// [`crate::seed::SQLITE_PARAMS_PER_STATEMENT`]); 500 rows on PostgreSQL.
+pub(crate) fn rows_per_statement(db: &mut impl crate::Exec, columns: usize) -> usize {
+    match db.conn() {
+        crate::Conn::Postgres(_) => crate::seed::ROWS_PER_STATEMENT,
+        crate::Conn::Sqlite(_) => {
+            (crate::seed::SQLITE_PARAMS_PER_STATEMENT / columns.max(1)).max(1)
+        }
+    }
+}

@@ -32,6 +32,8 @@ use crate::state::AppState;
 
 /// An upload's size limit, with room for a multipart envelope around a 20 MiB file.
 pub const UPLOAD_BODY: usize = (20 << 20) + (64 << 10);
+/// Stages from this many rows refresh the database's statistics of staged rows.
+const ANALYZE_ROWS: usize = 1000;
 /// The longest value a cell edit may hold (as a sheet's cell).
 const CELL_MAX: usize = 4096;
 
@@ -437,6 +439,12 @@ pub(crate) async fn stage(
     )
     .await?;
     tx.commit().await?;
+    if rows.len() >= ANALYZE_ROWS
+        && let Err(e) = store::analyze(&state.store).await
+    {
+        // Only the commit's speed depends on it.
+        tracing::warn!(error = %e, "refreshing the statistics of staged rows failed");
+    }
     Ok(import_out(&import, rows.len() as i64, invalid as i64))
 }
 

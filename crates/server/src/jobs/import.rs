@@ -11,11 +11,11 @@ use skybridge_domain::permissions::{Feature, Verb};
 use skybridge_domain::policy::authorize;
 use skybridge_domain::user::Source;
 use skybridge_store::Tx;
+use skybridge_store::events as event_store;
 use skybridge_store::imports as store;
 use skybridge_store::users::{self as user_store, UserRow};
 
 use super::{Chunk, JobError, Tally};
-use crate::api::audit;
 use crate::api::imports::values_of;
 
 #[derive(Deserialize)]
@@ -48,7 +48,9 @@ pub(super) async fn chunk(
     let rows = store::valid_rows(tx, cx.scope, &params.import_id, cx.limit as i64).await?;
     let keys: Vec<String> = rows.iter().filter_map(|r| r.email_key.clone()).collect();
     let taken = user_store::taken_email_keys(tx, cx.scope, &keys).await?;
-    let mut created = 0;
+    let mut users = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    let mut lines = Vec::with_capacity(rows.len());
     for r in &rows {
         let around = Surroundings {
             email_taken: r.email_key.as_ref().is_some_and(|k| taken.contains(k)),
@@ -73,7 +75,17 @@ pub(super) async fn chunk(
             }
         };
         let id = UserId::new();
-        let user = UserRow {
+        events.push(
+            NewEvent::admin(cx.target.id, cx.caller.actor(), Action::Create, "User", id)
+                .changed(["first_name", "last_name", "email", "role"])
+                .detail("fullname", valid.display_name.clone())
+                .detail("email", valid.email.clone())
+                .detail("import_id", params.import_id.clone())
+                .detail("row", r.line)
+                .tag("user")
+                .tag("import"),
+        );
+        users.push(UserRow {
             id: id.to_string(),
             account_id: cx.target.id.to_string(),
             first_name: valid.first_name,
@@ -91,27 +103,15 @@ pub(super) async fn chunk(
             created_at: now,
             modified_at: now,
             modified_by: cx.caller.display_name.clone(),
-        };
-        user_store::insert(tx, cx.scope, &user).await?;
-        audit(
-            tx,
-            cx.state,
-            cx.caller,
-            NewEvent::admin(cx.target.id, cx.caller.actor(), Action::Create, "User", id)
-                .changed(["first_name", "last_name", "email", "role"])
-                .detail("fullname", user.display_name.clone())
-                .detail("email", user.email.clone())
-                .detail("import_id", params.import_id.clone())
-                .detail("row", r.line)
-                .tag("user")
-                .tag("import"),
-        )
-        .await
-        .map_err(|e| JobError::Internal(anyhow::anyhow!("{e}")))?;
-        store::delete_row(tx, cx.scope, &params.import_id, r.line).await?;
-        created += 1;
+        });
+        lines.push(r.line);
         tally.done();
     }
+    // The chunk's users, their events and the rows' removal in a few statements, in this one transaction.
+    user_store::insert_many(tx, cx.scope, &users).await?;
+    event_store::insert_many(tx, &events, &cx.caller.display_name, now).await?;
+    store::delete_rows(tx, cx.scope, &params.import_id, &lines).await?;
+    let created = users.len() as i64;
     store::add_created(tx, cx.scope, &params.import_id, created).await?;
     let more = rows.len() == cx.limit;
     if !more {

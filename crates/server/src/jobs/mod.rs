@@ -38,6 +38,9 @@ use crate::state::AppState;
 /// Items per chunk (and so per transaction): big enough that a job's bookkeeping is a small part of its work,
 /// small enough that a chunk holds SQLite's write lock for tens of milliseconds, not seconds.
 pub const CHUNK: usize = 100;
+/// An import's rows are cheap next to a user's mail or deletion (a few multi-row statements a chunk), so a
+/// chunk of them holds the write lock about as long as [`CHUNK`] users do.
+pub const IMPORT_CHUNK: usize = 500;
 /// How long a claim lasts without a chunk renewing it; after that another node may take the job over.
 pub const LEASE_MICROS: i64 = 60_000_000;
 /// How often a node looks for jobs queued elsewhere (jobs queued on this node wake it at once).
@@ -225,7 +228,11 @@ async fn next(state: &AppState, shutdown: &CancellationToken) -> anyhow::Result<
             .await?;
             return Ok(true);
         }
-        let result = step(state, &mut job, CHUNK).await;
+        let limit = match job.kind.parse::<JobKind>() {
+            Ok(JobKind::ImportCommit) => IMPORT_CHUNK,
+            _ => CHUNK,
+        };
+        let result = step(state, &mut job, limit).await;
         state.jobs.changed();
         match result {
             Ok(Step::More) => {}
