@@ -216,11 +216,12 @@ pub fn validated(row: &RowValues, around: &Surroundings) -> Result<ValidRow, Vec
                 } else {
                     "invalid"
                 };
-                issues.push(Issue::new(
-                    Column::Email,
-                    code,
-                    format!("EMAIL {}", e.message.to_lowercase()),
-                ));
+                let message = if code == "invalid" {
+                    "EMAIL is not a valid e-mail address".to_string()
+                } else {
+                    format!("EMAIL {}", e.message)
+                };
+                issues.push(Issue::new(Column::Email, code, message));
                 None
             }
         }
