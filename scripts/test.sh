@@ -83,6 +83,23 @@ fi
 export SKYBRIDGE_TEST_CHROMIUM="$chromium_bin"
 export SKYBRIDGE_TEST_CHROMEDRIVER="$chromedriver_bin"
 
+# LibreOffice Calc (Debian's libreoffice-calc), which writes the bulk-import fixtures as a person saving from Calc
+# would (crates/server/tests/api/imports.rs runs `soffice --headless --convert-to`); its path in this variable.
+soffice_bin="${SKYBRIDGE_TEST_SOFFICE:-$(command -v soffice || echo /usr/bin/soffice)}"
+if [ ! -x "$soffice_bin" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -q && $sudo_cmd apt-get install -y -q --no-install-recommends libreoffice-calc
+  fi
+  soffice_bin="${SKYBRIDGE_TEST_SOFFICE:-$(command -v soffice || echo /usr/bin/soffice)}"
+fi
+if [ ! -x "$soffice_bin" ]; then
+  echo "scripts/test.sh: the import tests need LibreOffice's soffice (Debian: apt-get install libreoffice-calc)" >&2
+  exit 1
+fi
+export SKYBRIDGE_TEST_SOFFICE="$soffice_bin"
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

@@ -126,6 +126,27 @@ pub async fn get(
     Ok(fetch_dyn!(db, sql, ImportRow, fetch_optional)?)
 }
 
+/// Locks a live stage for the rest of the transaction, so that the changes to one import (edits, which check
+/// the rows sharing an e-mail; commits and their chunks) happen one after another. On PostgreSQL the no-op
+/// update takes the stage's row lock (its read-committed transactions would otherwise each miss the other's
+/// row: two rows given one address at once both stayed valid); SQLite's write transactions are serial anyway.
+/// Whether the stage exists.
+pub async fn lock(tx: &mut Tx, scope: &AccountScope, id: &str, now: i64) -> Result<bool> {
+    let (account, id) = (scope.account_id().to_string(), id.to_string());
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE imports SET next_line = next_line WHERE account_id = $1 AND id = $2 AND expires_at > $3"
+    )
+    .bind(account.clone())
+    .bind(id.clone())
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
 /// The account's live stages, newest first.
 pub async fn list(db: &mut impl Exec, scope: &AccountScope, now: i64) -> Result<Vec<ImportRow>> {
     let mut sql = Sql::new(&format!(

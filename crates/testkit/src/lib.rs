@@ -11,6 +11,7 @@ use skybridge_identity::password::Hasher;
 use skybridge_server::app::Parts;
 use skybridge_server::clock::{Clock, ManualClock, SystemClock};
 use skybridge_server::mail::{MailSignal, Worker};
+use skybridge_server::state::AppState;
 use skybridge_server::store::Store;
 use skybridge_server::{Application, Config};
 use sqlx::postgres::PgConnectOptions;
@@ -36,6 +37,9 @@ pub struct TestApp {
     pub store: Store,
     pub http: reqwest::Client,
     pub config: Config,
+    /// What the server's handlers and job worker run with, for tests that play another node's part (running a
+    /// job's chunk with `skybridge_server::jobs::step`, as a node that then dies).
+    pub state: AppState,
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
     data_dir: Option<PathBuf>,
@@ -130,6 +134,7 @@ impl TestApp {
         let addr = app.local_addr().expect("bound");
         let boot = app.bootstrapped.clone().expect("fresh store bootstraps");
         let store = app.store();
+        let state = app.state();
         // The configuration as the server runs it (the public URL now names the bound port).
         let config = (*app.state().config).clone();
         let shutdown = CancellationToken::new();
@@ -146,6 +151,7 @@ impl TestApp {
             store,
             http: reqwest::Client::new(),
             config,
+            state,
             clock,
             shutdown,
             data_dir,

@@ -599,6 +599,25 @@ async fn open(
     Ok((target, scope, row))
 }
 
+/// As [`open`], for a change: the stage is locked for the rest of `tx`, so changes to one import are made one
+/// after another (see [`store::lock`]).
+async fn open_locked(
+    tx: &mut Tx,
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    import: &str,
+) -> ApiResult<(AccountRef, AccountScope, ImportRow)> {
+    let (target, scope) = authorized(tx, caller, account, Feature::Users, Verb::Add).await?;
+    if !store::lock(tx, &scope, import, state.now()).await? {
+        return Err(ApiError::NotFound("import"));
+    }
+    let row = store::get(tx, &scope, import, state.now())
+        .await?
+        .ok_or(ApiError::NotFound("import"))?;
+    Ok((target, scope, row))
+}
+
 /// The account's staged imports that have not expired.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/imports", tag = "imports",
     params(("account" = String, Path, description = "Account UUID or number")),
@@ -685,7 +704,7 @@ pub(crate) async fn edit_row(
     Body(patch): Body<RowPatch>,
 ) -> ApiResult<Json<RowOut>> {
     let mut tx = state.store.begin().await?;
-    let (target, scope, i) = open(&mut tx, &state, &caller, &account, &import).await?;
+    let (target, scope, i) = open_locked(&mut tx, &state, &caller, &account, &import).await?;
     let may_admin = importing(&caller, &target)?;
     let old = store::row(&mut tx, &scope, &i.id, line)
         .await?
@@ -740,7 +759,7 @@ pub(crate) async fn add_row(
     Body(patch): Body<RowPatch>,
 ) -> ApiResult<(StatusCode, Json<RowOut>)> {
     let mut tx = state.store.begin().await?;
-    let (target, scope, i) = open(&mut tx, &state, &caller, &account, &import).await?;
+    let (target, scope, i) = open_locked(&mut tx, &state, &caller, &account, &import).await?;
     let may_admin = importing(&caller, &target)?;
     let (total, _) = store::counts(&mut tx, &scope, &i.id).await?;
     if total as usize >= rules::MAX_ROWS {
@@ -792,7 +811,7 @@ pub(crate) async fn delete_row(
     Path((account, import, line)): Path<(String, String, i64)>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.store.begin().await?;
-    let (target, scope, i) = open(&mut tx, &state, &caller, &account, &import).await?;
+    let (target, scope, i) = open_locked(&mut tx, &state, &caller, &account, &import).await?;
     let may_admin = importing(&caller, &target)?;
     let old = store::row(&mut tx, &scope, &i.id, line)
         .await?
@@ -829,7 +848,7 @@ pub(crate) async fn cancel_import(
     Path((account, import)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.store.begin().await?;
-    let (target, scope, i) = open(&mut tx, &state, &caller, &account, &import).await?;
+    let (target, scope, i) = open_locked(&mut tx, &state, &caller, &account, &import).await?;
     if running(&mut tx, &scope, i.job_id.as_deref()).await? {
         return Err(ApiError::Conflict(
             "the import is being committed; wait for its job to finish".into(),
@@ -867,7 +886,7 @@ pub(crate) async fn commit_import(
     Path((account, import)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let mut tx = state.store.begin().await?;
-    let (target, scope, i) = open(&mut tx, &state, &caller, &account, &import).await?;
+    let (target, scope, i) = open_locked(&mut tx, &state, &caller, &account, &import).await?;
     importing(&caller, &target)?;
     if running(&mut tx, &scope, i.job_id.as_deref()).await? {
         return Err(ApiError::Conflict(

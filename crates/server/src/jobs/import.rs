@@ -30,10 +30,9 @@ pub(super) async fn chunk(
 ) -> Result<bool, JobError> {
     let params: Params = serde_json::from_str(&cx.job.params).map_err(anyhow::Error::from)?;
     let now = cx.state.now();
-    if store::get(tx, cx.scope, &params.import_id, now)
-        .await?
-        .is_none()
-    {
+    // Locked for the chunk, so an edit made meanwhile waits and then finds its row committed (or not yet
+    // taken), rather than being lost under a user made from the row as it was.
+    if !store::lock(tx, cx.scope, &params.import_id, now).await? {
         return Err(JobError::Stop(
             "the import was cancelled or has expired".into(),
         ));

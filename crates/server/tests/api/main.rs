@@ -13,6 +13,7 @@ mod console_import;
 mod console_roles;
 mod events;
 mod health;
+mod imports;
 mod integrations;
 mod isolation;
 mod jobs;
