@@ -1,19 +1,25 @@
 //! Customer accounts (partner staff): the Active/Deactivated list with search-as-you-type, Add Account with
 //! its first admin, the Account Information page, and the typed-word dialogs that deactivate, reactivate and
 //! delete an account.
+//!
+//! Support contacts are chosen two ways in one form: Partner users from a `<select multiple>` of the Partner
+//! Account's users (sent to the API as `{ "user_id": … }`; with JavaScript an htmx filter narrows the list by
+//! name or e-mail) and bare e-mail addresses in a text area (`{ "email": … }`).
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
+use skybridge_domain::AccountId;
 use skybridge_domain::navigation::is_partner_staff;
 use skybridge_domain::permissions::{Feature, Verb};
 use skybridge_domain::validate;
 
 use crate::api::accounts::{
-    self as api, AccountOut, AccountPatch, Confirmation, ContactIn, DeleteQuery, NewAccount,
+    self as api, AccountOut, AccountPatch, Confirmation, ContactIn, ContactOut, DeleteQuery,
+    NewAccount,
 };
 use crate::api::json::{Body, Params};
 use crate::api::users::{self as users_api, NewUser};
@@ -29,6 +35,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console/accounts", get(list))
         .route("/console/accounts/new", get(new_form).post(create))
+        .route("/console/accounts/contact-users", get(contact_users))
         .route("/console/a/{account}", get(info).post(save))
         .route(
             "/console/a/{account}/{action}",
@@ -134,6 +141,9 @@ pub struct AccountForm {
     /// One e-mail address per line (or separated by commas).
     #[serde(default)]
     support_contacts: String,
+    /// The Partner users chosen as contacts (the repeated `contact_user` field), by user id.
+    #[serde(skip)]
+    contact_users: Vec<String>,
     #[serde(default)]
     admin_first_name: String,
     #[serde(default)]
@@ -156,6 +166,7 @@ const ACCOUNT_FIELDS: &[&str] = &[
     "business_type",
     "cloud_location",
     "support_contacts",
+    "contact_users",
     "admin_first_name",
     "admin_last_name",
     "admin_email",
@@ -168,6 +179,232 @@ struct NewPage {
     f: AccountForm,
     errors: Errors,
     locations: Vec<String>,
+    choice: ContactChoice,
+}
+
+/// How many of the Partner Account's users the form lists at most (the htmx filter finds the others).
+const PARTNER_USERS_LISTED: usize = 1000;
+/// From how many Partner users on the form the htmx filter is offered.
+const FILTER_FROM: usize = 10;
+
+/// A Partner user the form offers as a support contact.
+struct ContactUser {
+    id: String,
+    name: String,
+    email: String,
+    selected: bool,
+}
+
+/// The Partner users field of the account forms.
+struct ContactChoice {
+    users: Vec<ContactUser>,
+    /// The filter's request (htmx, search-as-you-type), when there are enough users to need it.
+    filter_url: Option<String>,
+    /// The Partner Account has more users than are listed.
+    more: bool,
+}
+
+impl ContactChoice {
+    /// The height of the list box.
+    fn size(&self) -> usize {
+        self.users.len().clamp(3, 8)
+    }
+}
+
+/// The Partner Account's users matching `q` (all without it), by name, as the API lists them to the caller;
+/// `None` when the caller may not list them (e.g. an Account Admin of a customer account). The second value
+/// says whether there are more than `max`.
+async fn partner_users(
+    state: &AppState,
+    console: &Console,
+    partner: AccountId,
+    q: Option<String>,
+    max: usize,
+) -> Option<(Vec<users_api::UserOut>, bool)> {
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = users_api::list_users(
+            State(state.clone()),
+            console.caller.clone(),
+            Path(partner.to_string()),
+            Params(users_api::ListQuery {
+                q: q.clone(),
+                property: None,
+                role: None,
+                limit: Some(crate::api::page::MAX_LIMIT),
+                cursor,
+            }),
+        )
+        .await
+        .ok()?
+        .0;
+        found.extend(page.items);
+        if found.len() >= max {
+            let more = found.len() > max || page.next_cursor.is_some();
+            found.truncate(max);
+            return Some((found, more));
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Some((found, false)),
+        }
+    }
+}
+
+/// The Partner users field: the chosen users first when the listing does not hold them (a filtered listing,
+/// or a caller who cannot list the Partner Account's users but keeps the contacts the account has), then the
+/// Partner Account's users. `known` are the account's current contacts, which carry their names.
+async fn contact_choice(
+    state: &AppState,
+    console: &Console,
+    partner: AccountId,
+    account: Option<&str>,
+    chosen: &[String],
+    known: &[ContactOut],
+    q: Option<String>,
+) -> ContactChoice {
+    let listed = partner_users(state, console, partner, q, PARTNER_USERS_LISTED).await;
+    let may_list = listed.is_some();
+    let (listed, more) = listed.unwrap_or_default();
+    let mut users = Vec::new();
+    for id in chosen {
+        if listed.iter().any(|u| &u.id == id) || users.iter().any(|u: &ContactUser| &u.id == id) {
+            continue;
+        }
+        if let Some(c) = known
+            .iter()
+            .find(|c| c.user_id.as_deref() == Some(id.as_str()))
+        {
+            users.push(ContactUser {
+                id: id.clone(),
+                name: c.name.clone().unwrap_or_default(),
+                email: c.email.clone(),
+                selected: true,
+            });
+        } else if may_list {
+            // A chosen user the listing does not show (filtered out or past its end); one that is not the
+            // Partner Account's is left out here, and the API says why at the field.
+            let r = users_api::get_user(
+                State(state.clone()),
+                console.caller.clone(),
+                Path((partner.to_string(), id.clone())),
+            )
+            .await;
+            if let Ok(axum::Json(u)) = r {
+                users.push(ContactUser {
+                    id: u.id,
+                    name: u.display_name,
+                    email: u.email,
+                    selected: true,
+                });
+            }
+        }
+    }
+    let total = users.len() + listed.len();
+    users.extend(listed.into_iter().map(|u| ContactUser {
+        selected: chosen.contains(&u.id),
+        id: u.id,
+        name: u.display_name,
+        email: u.email,
+    }));
+    let filter_url =
+        (may_list && (more || total > FILTER_FROM)).then(|| contact_users_url(account));
+    ContactChoice {
+        users,
+        filter_url,
+        more,
+    }
+}
+
+/// The htmx filter's request for the account being edited (`None` in Add Account).
+fn contact_users_url(account: Option<&str>) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("account", account.unwrap_or_default());
+    format!("/console/accounts/contact-users?{}", s.finish())
+}
+
+#[derive(Template)]
+#[template(path = "console/accounts/contact_select.html")]
+struct ContactSelect {
+    choice: ContactChoice,
+    errors: Errors,
+}
+
+#[derive(Template)]
+#[template(path = "console/accounts/contact_filter.html")]
+struct ContactFilter {
+    url: String,
+}
+
+/// For htmx: the Partner users list box filtered by `contact_q` (name or e-mail), keeping the chosen
+/// `contact_user`s; with `part=filter`, the filter's input itself (so that a browser without JavaScript never
+/// shows a filter that cannot work). `account` is the account being edited, empty in Add Account.
+async fn contact_users(
+    State(state): State<AppState>,
+    console: Console,
+    RawQuery(raw): RawQuery,
+) -> Page {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let one = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (partner, account, known) = if one("account").is_empty() {
+        if !is_partner_staff(&console.caller.principal) {
+            return Err(fail(
+                Some(&console),
+                ApiError::Forbidden("only partner staff add customer accounts".into()),
+            ));
+        }
+        (console.caller.principal.home.id, None, Vec::new())
+    } else {
+        let ctx = console
+            .account(&state, &one("account"), Feature::Account, Verb::View)
+            .await?;
+        let a = or_fail(
+            &console,
+            api::get_account(
+                State(state.clone()),
+                console.caller.clone(),
+                Path(ctx.row.id.clone()),
+            )
+            .await,
+        )?
+        .0;
+        (ctx.target.partner_root(), Some(a.id), a.support_contacts)
+    };
+    if one("part") == "filter" {
+        return Ok(ok(&ContactFilter {
+            url: contact_users_url(account.as_deref()),
+        }));
+    }
+    let chosen: Vec<String> = pairs
+        .iter()
+        .filter(|(k, v)| k == "contact_user" && !v.is_empty())
+        .map(|(_, v)| v.clone())
+        .collect();
+    let q = Some(one("contact_q")).filter(|q| !q.is_empty());
+    let choice = contact_choice(
+        &state,
+        &console,
+        partner,
+        account.as_deref(),
+        &chosen,
+        &known,
+        q,
+    )
+    .await;
+    Ok(ok(&ContactSelect {
+        choice,
+        errors: Errors::default(),
+    }))
 }
 
 async fn new_form(State(state): State<AppState>, console: Console) -> Page {
@@ -178,6 +415,8 @@ async fn new_form(State(state): State<AppState>, console: Console) -> Page {
         ));
     }
     let shell = Shell::new(&console, "Add Account", Section::Accounts, None);
+    let partner = console.caller.principal.home.id;
+    let choice = contact_choice(&state, &console, partner, None, &[], &[], None).await;
     Ok(ok(&NewPage {
         shell,
         f: AccountForm {
@@ -186,18 +425,40 @@ async fn new_form(State(state): State<AppState>, console: Console) -> Page {
         },
         errors: Errors::default(),
         locations: state.config.cloud_locations.clone(),
+        choice,
     }))
 }
 
-fn contacts(raw: &str) -> Vec<ContactIn> {
+/// The e-mail addresses of the text area: one a line, or separated by commas or semicolons.
+fn emails(raw: &str) -> impl Iterator<Item = &str> {
     raw.split(['\n', ',', ';'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|e| ContactIn {
-            user_id: None,
-            email: Some(e.to_string()),
-        })
-        .collect()
+}
+
+/// The contacts the form asks for, as the API takes them: the chosen Partner users, then the e-mails.
+fn contacts(f: &AccountForm) -> Vec<ContactIn> {
+    let users = f.contact_users.iter().map(|id| ContactIn {
+        user_id: Some(id.clone()),
+        email: None,
+    });
+    let emails = emails(&f.support_contacts).map(|e| ContactIn {
+        user_id: None,
+        email: Some(e.to_string()),
+    });
+    users.chain(emails).collect()
+}
+
+/// The chosen Partner users of a posted form (`contact_user`, repeated).
+fn chosen_users<T>(posted: &Posted<T>) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in posted.all("contact_user") {
+        let id = id.trim().to_string();
+        if !id.is_empty() && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 fn blank_none(s: &str) -> Option<String> {
@@ -205,31 +466,75 @@ fn blank_none(s: &str) -> Option<String> {
 }
 
 /// The account fields' errors are reported by the API under their own names; a support contact's as
-/// `support_contacts[i]`, which the form shows at its one text area.
-fn form_errors(err: ApiError, prefix: &str) -> Result<Errors, ApiError> {
+/// `support_contacts[i]`, in the order [`contacts`] sent them: the form shows it at the Partner users list
+/// or at the e-mail text area, saying which e-mail it is about.
+fn form_errors(err: ApiError, f: &AccountForm) -> Result<Errors, ApiError> {
     let err = match err {
-        ApiError::BadRequest { field, detail } => ApiError::BadRequest {
-            field: field.map(|f| field_of(&f, prefix)),
-            detail,
-        },
-        ApiError::Unprocessable { field, detail } => ApiError::Unprocessable {
-            field: field.map(|f| field_of(&f, prefix)),
-            detail,
-        },
+        ApiError::BadRequest { field, detail } => {
+            let (field, detail) = at_field(field, detail, f);
+            ApiError::BadRequest { field, detail }
+        }
+        ApiError::Unprocessable { field, detail } => {
+            let (field, detail) = at_field(field, detail, f);
+            ApiError::Unprocessable { field, detail }
+        }
         other => other,
     };
     Errors::from_api(err, ACCOUNT_FIELDS, None)
 }
 
-fn field_of(f: &str, prefix: &str) -> String {
-    let base = f.split(['[', '.']).next().unwrap_or(f);
-    format!("{prefix}{base}")
+fn at_field(field: Option<String>, detail: String, f: &AccountForm) -> (Option<String>, String) {
+    let Some(field) = field else {
+        return (None, detail);
+    };
+    let base = field.split(['[', '.']).next().unwrap_or(&field).to_string();
+    let index = field
+        .strip_prefix("support_contacts[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok());
+    let Some(i) = index else {
+        return (Some(base), detail);
+    };
+    let said = detail
+        .strip_prefix(&format!("{field}: "))
+        .unwrap_or(&detail)
+        .to_string();
+    let users = f.contact_users.len();
+    if i < users {
+        let said = said.replace("user_id", "a support contact");
+        return (Some("contact_users".into()), capitalise(&said));
+    }
+    match emails(&f.support_contacts).nth(i - users) {
+        Some(email) => (Some(base), format!("{email}: {said}")),
+        None => (Some(base), capitalise(&said)),
+    }
 }
 
 async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> Page {
-    let Posted { console, form, .. } = posted;
-    let again = |errors: Errors, form: AccountForm| {
+    let chosen = chosen_users(&posted);
+    let Posted {
+        console, mut form, ..
+    } = posted;
+    form.contact_users = chosen;
+    if !is_partner_staff(&console.caller.principal) {
+        return Err(fail(
+            Some(&console),
+            ApiError::Forbidden("only partner staff add customer accounts".into()),
+        ));
+    }
+    let again = async |errors: Errors, form: AccountForm| {
         let shell = Shell::new(&console, "Add Account", Section::Accounts, None);
+        let partner = console.caller.principal.home.id;
+        let choice = contact_choice(
+            &state,
+            &console,
+            partner,
+            None,
+            &form.contact_users,
+            &[],
+            None,
+        )
+        .await;
         render(
             StatusCode::BAD_REQUEST,
             &NewPage {
@@ -237,6 +542,7 @@ async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> P
                 f: form,
                 errors,
                 locations: state.config.cloud_locations.clone(),
+                choice,
             },
         )
     };
@@ -260,7 +566,7 @@ async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> P
                 None,
             )
             .unwrap_or_default();
-            return Ok(again(errors, form));
+            return Ok(again(errors, form).await);
         }
         let checks = [
             validate::required_text("admin_first_name", &form.admin_first_name, 100).err(),
@@ -269,7 +575,7 @@ async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> P
         ];
         if let Some(e) = checks.into_iter().flatten().next() {
             let errors = or_fail(&console, Errors::from_api(e.into(), ACCOUNT_FIELDS, None))?;
-            return Ok(again(errors, form));
+            return Ok(again(errors, form).await);
         }
     }
     let input = NewAccount {
@@ -283,15 +589,15 @@ async fn create(State(state): State<AppState>, posted: Posted<AccountForm>) -> P
         default_language: blank_none(&form.default_language),
         business_type: blank_none(&form.business_type),
         cloud_location: blank_none(&form.cloud_location),
-        support_contacts: contacts(&form.support_contacts),
+        support_contacts: contacts(&form),
     };
     let created =
         api::create_account(State(state.clone()), console.caller.clone(), Body(input)).await;
     let account = match created {
         Ok((_, axum::Json(a))) => a,
         Err(e) => {
-            let errors = or_fail(&console, form_errors(e, ""))?;
-            return Ok(again(errors, form));
+            let errors = or_fail(&console, form_errors(e, &form))?;
+            return Ok(again(errors, form).await);
         }
     };
     if wants_admin {
@@ -354,6 +660,7 @@ struct InfoPage {
     may_edit: bool,
     partner: bool,
     registry: Option<crate::api::integrations::Registry>,
+    choice: ContactChoice,
 }
 
 #[derive(Deserialize)]
@@ -376,9 +683,15 @@ fn form_of(a: &AccountOut) -> AccountForm {
         support_contacts: a
             .support_contacts
             .iter()
+            .filter(|c| c.user_id.is_none())
             .map(|c| c.email.clone())
             .collect::<Vec<_>>()
             .join("\n"),
+        contact_users: a
+            .support_contacts
+            .iter()
+            .filter_map(|c| c.user_id.clone())
+            .collect(),
         bandwidth_optimization: a.bandwidth_optimization.then(|| "on".into()),
         ..AccountForm::default()
     }
@@ -433,6 +746,16 @@ async fn info_page(
         Some((f, e)) => (f, e, StatusCode::BAD_REQUEST),
         None => (form_of(&a), Errors::default(), StatusCode::OK),
     };
+    let choice = contact_choice(
+        state,
+        console,
+        ctx.target.partner_root(),
+        Some(&a.id),
+        &f.contact_users,
+        &a.support_contacts,
+        None,
+    )
+    .await;
     Ok(render(
         status,
         &InfoPage {
@@ -442,6 +765,7 @@ async fn info_page(
             may_edit: principal.holds(Feature::Account, Verb::Edit),
             partner,
             registry,
+            choice,
             a,
         },
     ))
@@ -461,7 +785,11 @@ async fn save(
     Path(account): Path<String>,
     posted: Posted<AccountForm>,
 ) -> Page {
-    let Posted { console, form, .. } = posted;
+    let chosen = chosen_users(&posted);
+    let Posted {
+        console, mut form, ..
+    } = posted;
+    form.contact_users = chosen;
     let patch = AccountPatch {
         name: Some(form.name.clone()),
         country: Some(form.country.clone()),
@@ -473,7 +801,7 @@ async fn save(
         default_language: Some(form.default_language.clone()),
         business_type: Some(blank_none(&form.business_type)),
         bandwidth_optimization: Some(form.bandwidth_optimization.is_some()),
-        support_contacts: Some(contacts(&form.support_contacts)),
+        support_contacts: Some(contacts(&form)),
         ..AccountPatch::default()
     };
     let r = api::update_account(
@@ -489,7 +817,7 @@ async fn save(
             a.id
         ))),
         Err(e) => {
-            let errors = or_fail(&console, form_errors(e, ""))?;
+            let errors = or_fail(&console, form_errors(e, &form))?;
             info_page(&state, &console, &account, Some((form, errors)), None).await
         }
     }

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod console;
 mod console_browser;
+mod console_contacts;
 mod console_events;
 mod console_import;
 mod console_roles;
