@@ -175,14 +175,46 @@ pub enum TokensCommand {
     },
 }
 
-struct Client {
+/// Talks to a running server's API with a token; shared by `admin`, `import` and `export`.
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
+/// A non-2xx answer as one line: the status and the problem's detail (or the body).
+fn failure(status: reqwest::StatusCode, value: &Value) -> anyhow::Error {
+    let detail = value
+        .get("detail")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    anyhow::anyhow!("{status}: {detail}")
+}
+
+fn decode(text: String) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
 impl Client {
-    async fn send(
+    pub(crate) fn new(url: &str, token: String) -> anyhow::Result<Client> {
+        Ok(Client {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            base: url.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -199,21 +231,58 @@ impl Client {
         }
         let resp = req.send().await?;
         let status = resp.status();
-        let text = resp.text().await?;
-        let value: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let value = decode(resp.text().await?);
         if !status.is_success() {
-            let detail = value
-                .get("detail")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| value.to_string());
-            anyhow::bail!("{status}: {detail}");
+            return Err(failure(status, &value));
         }
         Ok(value)
+    }
+
+    /// POSTs `bytes` as they are (a file) and decodes the JSON answer.
+    pub(crate) async fn upload(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await?;
+        let status = resp.status();
+        let value = decode(resp.text().await?);
+        if !status.is_success() {
+            return Err(failure(status, &value));
+        }
+        Ok(value)
+    }
+
+    /// GETs a file: its headers and bytes.
+    pub(crate) async fn download(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<(reqwest::header::HeaderMap, Vec<u8>)> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .query(query)
+            .send()
+            .await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await?.to_vec();
+        if !status.is_success() {
+            let value = decode(String::from_utf8_lossy(&bytes).into_owned());
+            return Err(failure(status, &value));
+        }
+        Ok((headers, bytes))
     }
 
     /// Follows `next_cursor` to collect every item of a list.
@@ -236,13 +305,7 @@ impl Client {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let client = Client {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?,
-        base: args.url.trim_end_matches('/').to_string(),
-        token: args.token,
-    };
+    let client = Client::new(&args.url, args.token)?;
     use reqwest::Method;
     let (value, columns): (Value, &[&str]) = match args.command {
         AdminCommand::Accounts(AccountsCommand::List { q, status }) => {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod housekeeping;
+pub mod import_cli;
 pub mod jobs;
 pub mod limiter;
 pub mod mail;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use skybridge_server::admin_cli::AdminArgs;
 use skybridge_server::config::{Config, ConfigFlags};
+use skybridge_server::import_cli::{ExportArgs, ImportArgs};
 use skybridge_server::{Application, app, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +23,10 @@ enum Command {
     Migrate(ConfigFlags),
     /// Operate a running server through its API.
     Admin(AdminArgs),
+    /// Bulk-import users into a running server through its API, with a progress bar and a per-row report.
+    Import(ImportArgs),
+    /// Export from a running server through its API.
+    Export(ExportArgs),
     /// Read the mail outbox of this installation's store (embedded mode: no SMTP needed to read welcome links).
     Outbox {
         #[command(flatten)]
@@ -47,13 +52,19 @@ async fn main() -> ExitCode {
     skybridge_server::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(flags) => serve(flags).await,
-        Command::Migrate(flags) => migrate(flags).await,
-        Command::Admin(args) => skybridge_server::admin_cli::run(args).await,
-        Command::Outbox { flags, command } => outbox(flags, command).await,
+        Command::Serve(flags) => serve(flags).await.map(|()| ExitCode::SUCCESS),
+        Command::Migrate(flags) => migrate(flags).await.map(|()| ExitCode::SUCCESS),
+        Command::Admin(args) => skybridge_server::admin_cli::run(args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => skybridge_server::import_cli::import(args).await,
+        Command::Export(args) => skybridge_server::import_cli::export(args).await,
+        Command::Outbox { flags, command } => {
+            outbox(flags, command).await.map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

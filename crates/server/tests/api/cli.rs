@@ -331,3 +331,271 @@ fn bad_configuration_is_reported() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Runs `skybridge <args>` against `server` with `token` in `dir`: (exit code, stdout, stderr).
+fn skybridge(
+    server: &Server,
+    token: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["--url", &server.url, "--token", token])
+        .current_dir(dir)
+        .env_remove("SKYBRIDGE_URL")
+        .env_remove("SKYBRIDGE_TOKEN")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `skybridge import users` and `skybridge export users` against the real binary serving on `pg` or SQLite.
+fn import_and_export_end_to_end(pg: Option<String>) {
+    let dir = std::env::temp_dir().join(format!("skybridge-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = start(&dir, &pg, &[]);
+    let token = server.token.clone().expect("first start prints the token");
+    let (ok, out, err) = admin(
+        &server,
+        &token,
+        &[
+            "--json",
+            "accounts",
+            "create",
+            "--name",
+            "Import Cli Co",
+            "--country",
+            "CA",
+            "--province",
+            "ON",
+            "--address",
+            "1 Rideau St",
+            "--city",
+            "Ottawa",
+            "--postal-code",
+            "K1N 8S7",
+            "--contact-email",
+            "help@cli.example",
+        ],
+    );
+    assert!(ok, "{err}");
+    let account: Value = serde_json::from_str(&out).unwrap();
+    let number = account["number"].to_string();
+    let id = account["id"].as_str().unwrap().to_string();
+
+    // Two valid rows and two with problems: the report lists each problem; the valid rows are created.
+    std::fs::write(
+        dir.join("people.csv"),
+        "FIRST NAME,LAST NAME,NAME,EMAIL,ROLE\r\n\
+         Ada,Byron,,ada@import.example,Account Admin\r\n\
+         ,,,nobody@import.example,\r\n\
+         Bob,Bad,,not-an-address,Boss\r\n\
+         Cy,Clark,,cy@import.example,\r\n",
+    )
+    .unwrap();
+    let (code, out, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &["import", "users", "--account", &number, "people.csv"],
+    );
+    assert_eq!(code, 2, "rows were left: {out}\n{err}");
+    assert!(
+        out.starts_with("people.csv: 4 rows, 2 valid, 2 with problems.\n"),
+        "{out}"
+    );
+    let report: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("LINE"))
+        .take(4)
+        .collect();
+    assert_eq!(report.len(), 4, "{out}");
+    assert!(report[0].starts_with("LINE  COLUMN  PROBLEM"), "{out}");
+    assert!(
+        report[1].starts_with("3     NAME    Fill in at least one of FIRST NAME"),
+        "{out}"
+    );
+    assert!(report[2].starts_with("4     EMAIL   EMAIL "), "{out}");
+    assert!(
+        report[3].starts_with("4     ROLE    ROLE must be User or Account Admin"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Created 2 users; 2 rows left with problems."),
+        "{out}"
+    );
+    assert!(out.contains("stay staged as import "), "{out}");
+    // The progress bar, on standard error (a line per change when it is not a terminal).
+    assert!(
+        err.contains(&format!("Importing [{}] 2/2 rows", "#".repeat(30))),
+        "{err}"
+    );
+    let (ok, out, _) = admin(
+        &server,
+        &token,
+        &["--json", "users", "list", "--account", &number],
+    );
+    assert!(ok);
+    let users: Value = serde_json::from_str(&out).unwrap();
+    let mut got: Vec<(String, String)> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["email"].as_str().unwrap().into(),
+                u["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "ada@import.example".to_string(),
+                "account_admin".to_string()
+            ),
+            ("cy@import.example".to_string(), "user".to_string())
+        ]
+    );
+
+    // A clean file: exit 0. --check of a file with problems: nothing created, exit 2.
+    std::fs::write(
+        dir.join("clean.csv"),
+        "EMAIL,NAME,ROLE,LAST NAME,FIRST NAME\r\ndee@import.example,Dee Dee,,,\r\n",
+    )
+    .unwrap();
+    let (code, out, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &["import", "users", "--account", &id, "clean.csv"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("Created 1 user; 0 rows left with problems."),
+        "{out}"
+    );
+    std::fs::write(
+        dir.join("check.csv"),
+        "EMAIL,NAME,ROLE,LAST NAME,FIRST NAME\r\neve@import.example,Eve,,,\r\nada@import.example,Ada again,,,\r\n",
+    )
+    .unwrap();
+    let (code, out, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &["import", "users", "--check", "--account", &id, "check.csv"],
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        out.contains("A user of this account already has this EMAIL"),
+        "{out}"
+    );
+    assert!(out.contains("Checked only: nothing was created."), "{out}");
+    // A refused file: exit 1 with the server's sentence.
+    std::fs::write(dir.join("empty.csv"), "").unwrap();
+    let (code, _, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &["import", "users", "--account", &id, "empty.csv"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("empty.csv was not imported: 422 Unprocessable Entity: The file is empty"),
+        "{err}"
+    );
+    let (code, _, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &["import", "users", "--account", &id, "missing.csv"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read missing.csv"), "{err}");
+    let (ok, out, _) = admin(
+        &server,
+        &token,
+        &["--json", "users", "list", "--account", &number],
+    );
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // The export: the server's file name by default, or --output; CSV and .xlsx.
+    let (code, _, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &["export", "users", "--account", &number],
+    );
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(dir.join(format!("users-{id}.csv"))).unwrap();
+    assert!(
+        csv.starts_with("\u{feff}FIRST NAME,LAST NAME,NAME,EMAIL,ROLE,ID,REGISTERED,ACTIVE\r\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("Ada,Byron,Ada Byron,ada@import.example,Account Admin,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let (code, _, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &[
+            "export",
+            "users",
+            "--account",
+            &id,
+            "--format",
+            "xlsx",
+            "--output",
+            "all.xlsx",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Wrote all.xlsx"), "{err}");
+    let xlsx = std::fs::read(dir.join("all.xlsx")).unwrap();
+    let table = skybridge_sheet::read_table(&xlsx, &skybridge_sheet::Limits::default()).unwrap();
+    assert_eq!(table.rows.len(), 3);
+    let (code, _, err) = skybridge(
+        &server,
+        &token,
+        &dir,
+        &["export", "users", "--account", "999999999"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("404"), "{err}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn import_and_export_on_sqlite() {
+    import_and_export_end_to_end(None);
+}
+
+#[tokio::test]
+async fn import_and_export_on_postgres() {
+    let Some(url) = pg_url_with_fresh_schema().await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || import_and_export_end_to_end(Some(url)))
+        .await
+        .unwrap();
+}
