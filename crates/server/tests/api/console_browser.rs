@@ -322,11 +322,18 @@ impl Web {
     }
 
     async fn click(&self, locator: Locator<'_>) {
-        self.find(locator)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {locator:?}: {e}"));
+        // htmx may redraw the element's region between finding and clicking it (the Event History filter form
+        // after a choice): the element found is then stale, and the one to click is its replacement.
+        let started = Instant::now();
+        loop {
+            match self.find(locator).await.click().await {
+                Ok(_) => return,
+                Err(e) if e.to_string().contains("stale element") && started.elapsed() < WAIT => {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => panic!("clicking {locator:?}: {e}"),
+            }
+        }
     }
 
     /// Clicks the button in the page's main area that says `label`.
