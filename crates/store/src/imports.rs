@@ -241,24 +241,27 @@ pub async fn rows_with_keys(
     import: &str,
     keys: &[String],
 ) -> Result<Vec<StagedRow>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new(&format!(
-        "SELECT {ROW_COLUMNS} FROM import_rows WHERE account_id = "
-    ));
-    sql.arg(scope.account_id().to_string())
-        .push(" AND import_id = ")
-        .arg(import)
-        .push(" AND email_key IN (");
-    for (n, k) in keys.iter().enumerate() {
-        if n > 0 {
-            sql.push(", ");
+    let mut found = Vec::new();
+    let per = crate::sql::rows_per_statement(db, 1);
+    for batch in keys.chunks(per) {
+        let mut sql = Sql::new(&format!(
+            "SELECT {ROW_COLUMNS} FROM import_rows WHERE account_id = "
+        ));
+        sql.arg(scope.account_id().to_string())
+            .push(" AND import_id = ")
+            .arg(import)
+            .push(" AND email_key IN (");
+        for (n, k) in batch.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            sql.arg(k.clone());
         }
-        sql.arg(k.clone());
+        sql.push(")");
+        found.extend(fetch_dyn!(db, sql, StagedRow, fetch_all)?);
     }
-    sql.push(") ORDER BY line");
-    Ok(fetch_dyn!(db, sql, StagedRow, fetch_all)?)
+    found.sort_by_key(|r| r.line);
+    Ok(found)
 }
 
 /// Writes a row's values and verdict.

@@ -457,11 +457,16 @@ async fn running(db: &mut impl Exec, scope: &AccountScope, job: Option<&str>) ->
         .is_some_and(|s| matches!(s, JobState::Queued | JobState::Running)))
 }
 
-fn formulas_of(s: &str) -> Vec<Column> {
+pub(crate) fn formulas_of(s: &str) -> Vec<Column> {
     s.split(',').filter_map(Column::parse).collect()
 }
 
-fn staged(line: i64, v: RowValues, key: Option<String>, around: &Surroundings) -> StagedRow {
+pub(crate) fn staged(
+    line: i64,
+    v: RowValues,
+    key: Option<String>,
+    around: &Surroundings,
+) -> StagedRow {
     let issues = rules::check(&v, around);
     StagedRow {
         line,

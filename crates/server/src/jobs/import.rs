@@ -10,13 +10,14 @@ use skybridge_domain::import::{self as rules, Surroundings};
 use skybridge_domain::permissions::{Feature, Verb};
 use skybridge_domain::policy::authorize;
 use skybridge_domain::user::Source;
+use skybridge_domain::validate::email_key;
 use skybridge_store::Tx;
 use skybridge_store::events as event_store;
 use skybridge_store::imports as store;
 use skybridge_store::users::{self as user_store, UserRow};
 
 use super::{Chunk, JobError, Tally};
-use crate::api::imports::values_of;
+use crate::api::imports::{formulas_of, staged, values_of};
 
 #[derive(Deserialize)]
 struct Params {
@@ -110,6 +111,21 @@ pub(super) async fn chunk(
     user_store::insert_many(tx, cx.scope, &users).await?;
     event_store::insert_many(tx, &events, &cx.caller.display_name, now).await?;
     store::delete_rows(tx, cx.scope, &params.import_id, &lines).await?;
+    // The rows that repeated a committed row now collide with its user: they say so, rather than point at a
+    // row that has left the stage.
+    let committed: Vec<String> = users.iter().map(|u| email_key(&u.email)).collect();
+    for r in store::rows_with_keys(tx, cx.scope, &params.import_id, &committed).await? {
+        let around = Surroundings {
+            email_taken: true,
+            repeats_line: None,
+            formulas: formulas_of(&r.formulas),
+            may_assign_admin: may_admin,
+        };
+        let fresh = staged(r.line, values_of(&r), r.email_key.clone(), &around);
+        if fresh != r {
+            store::update_row(tx, cx.scope, &params.import_id, &fresh).await?;
+        }
+    }
     let created = users.len() as i64;
     store::add_created(tx, cx.scope, &params.import_id, created).await?;
     let more = rows.len() == cx.limit;

@@ -684,6 +684,8 @@ async fn an_upload_is_previewed_fixed_and_committed(app: TestApp) {
         ),
         (json!(4), json!(4), json!(7), job["id"].clone())
     );
+    // Row 12 repeated row 2, which is now a user: it says so, rather than point at a row that left the stage.
+    assert_eq!(codes(&rows[&12]), [issue("email", "exists")]);
 
     // Fix one more row and commit again: only that row is created.
     let (_, carl) = app
@@ -694,7 +696,7 @@ async fn an_upload_is_previewed_fixed_and_committed(app: TestApp) {
         )
         .await;
     assert_eq!(carl["valid"], true, "{carl}");
-    // Row 12 repeated row 2, now a user: checked again, it is `exists`.
+    // Checked again after an edit, row 12 is still `exists`.
     let (_, zed) = app
         .patch(&app.token, &row_path(12), &json!({ "last_name": "Late" }))
         .await;
