@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::permissions::Base;
+use crate::permissions::{Base, Feature, PermissionSet, Verb};
+use crate::policy::{AccountRef, Principal, authorize};
 use crate::user::derived_display_name;
 use crate::validate::{self, DISPLAY_NAME_MAX, NAME_MAX};
 
@@ -280,6 +281,14 @@ pub fn validated(row: &RowValues, around: &Surroundings) -> Result<ValidRow, Vec
         }
         _ => Err(issues),
     }
+}
+
+/// Whether `principal` may make imported users Account Admins of `target`: as for one user, it needs Roles
+/// ASSIGN there and every right the role carries (nobody hands out more than they hold: a custom admin
+/// role with roles.assign but not integrations.edit must not mint full Account Admins).
+pub fn may_assign_admin(principal: &Principal, target: &AccountRef) -> bool {
+    authorize(principal, target, Feature::Roles, Verb::Assign).is_ok()
+        && principal.may_grant(Base::AccountAdmin, PermissionSet::full(Base::AccountAdmin))
 }
 
 /// `User`, `Account Admin` (any case, any spacing) or blank (a User).

@@ -15,6 +15,9 @@ pub struct Limits {
     pub max_cell_chars: usize,
     /// Total unpacked size of an .xlsx's parts, as declared in the zip directory.
     pub max_unpacked_bytes: usize,
+    /// Unpacked size of the workbook's shared strings, which the reader holds in memory whole before it
+    /// reads a row: a small zip can declare millions of them.
+    pub max_shared_strings_bytes: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +29,8 @@ impl Default for Limits {
             max_cell_chars: 4096,
             // 50,000 rows × 100 columns of XML fit with room to spare; a zip bomb does not.
             max_unpacked_bytes: 256 << 20,
+            // 50,000 rows × 100 columns of distinct short texts fit; a zip bomb of strings does not.
+            max_shared_strings_bytes: 32 << 20,
         }
     }
 }

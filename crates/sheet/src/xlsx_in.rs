@@ -86,16 +86,31 @@ fn place(cells: &mut Vec<Cell>, column: usize, cell: Cell) {
 fn check_container(bytes: &[u8], limits: &Limits) -> Result<(), SheetError> {
     let archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| SheetError::Corrupt(format!("the zip container is damaged: {e}")))?;
+    let mut archive = archive;
     let mut unpacked: u64 = 0;
     let mut has_workbook = false;
+    let mut shared_strings = None;
     for i in 0..archive.len() {
         let entry = archive
             .by_index_data(i)
             .map_err(|e| SheetError::Corrupt(format!("the zip container is damaged: {e}")))?;
         unpacked = unpacked.saturating_add(entry.size());
-        has_workbook |= entry
+        let name = entry
             .name()
-            .is_ok_and(|name| name.to_ascii_lowercase().ends_with("workbook.xml"));
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        has_workbook |= name.ends_with("workbook.xml");
+        if name.ends_with("sharedstrings.xml") {
+            if entry.size() > limits.max_shared_strings_bytes as u64 {
+                return Err(SheetError::TooLargeUnpacked {
+                    max_bytes: limits.max_shared_strings_bytes,
+                });
+            }
+            shared_strings = Some(i);
+        }
+    }
+    if let Some(i) = shared_strings {
+        check_shared_strings_count(&mut archive, i, limits)?;
     }
     if !has_workbook {
         // A .docx, an .ods, an .xlsb or any other zip.
@@ -105,6 +120,48 @@ fn check_container(bytes: &[u8], limits: &Limits) -> Result<(), SheetError> {
         return Err(SheetError::TooLargeUnpacked {
             max_bytes: limits.max_unpacked_bytes,
         });
+    }
+    Ok(())
+}
+
+/// calamine reserves memory for as many shared strings as the part's `count`/`uniqueCount` attributes
+/// declare, before reading one: `uniqueCount="50000000000"` in a 2 kB file asked for a terabyte and aborted
+/// the process (an allocation failure is not a panic that can be caught). A sheet within the limits has at
+/// most one string per cell.
+fn check_shared_strings_count(
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    index: usize,
+    limits: &Limits,
+) -> Result<(), SheetError> {
+    use std::io::Read;
+    let entry = archive
+        .by_index(index)
+        .map_err(|e| SheetError::Corrupt(format!("the zip container is damaged: {e}")))?;
+    let mut head = Vec::with_capacity(4096);
+    entry
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| SheetError::Corrupt(format!("the shared strings cannot be read: {e}")))?;
+    let head = String::from_utf8_lossy(&head);
+    let Some(start) = head.find("<sst") else {
+        return Ok(());
+    };
+    let tag = &head[start..head[start..].find('>').map_or(head.len(), |e| start + e)];
+    let most = (limits.max_rows.saturating_add(1)).saturating_mul(limits.max_columns) as u64;
+    for attr in ["count=\"", "uniqueCount=\""] {
+        for (at, _) in tag.match_indices(attr) {
+            // `count="` also matches the end of `uniqueCount="`; both are checked either way.
+            let digits: String = tag[at + attr.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let declared = digits.parse::<u64>().unwrap_or(u64::MAX);
+            if declared > most {
+                return Err(SheetError::Corrupt(format!(
+                    "it declares {digits} shared strings, more than a sheet within the limits can hold"
+                )));
+            }
+        }
     }
     Ok(())
 }

@@ -360,22 +360,33 @@ pub async fn take_line(tx: &mut Tx, scope: &AccountScope, import: &str) -> Resul
     .await)?)
 }
 
-/// Records the commit job and counts the users it made.
-pub async fn set_job(tx: &mut Tx, scope: &AccountScope, import: &str, job: &str) -> Result<()> {
+/// Records the commit job, and keeps the stage at least `expires_at`: a commit started near the end of the
+/// 24 hours must not find its stage purged half-way, its remaining rows gone.
+pub async fn set_job(
+    tx: &mut Tx,
+    scope: &AccountScope,
+    import: &str,
+    job: &str,
+    expires_at: i64,
+) -> Result<()> {
     let (account, import, job) = (
         scope.account_id().to_string(),
         import.to_string(),
         job.to_string(),
     );
-    on_conn!(tx, |c| sqlx::query(
-        "UPDATE imports SET job_id = $3 WHERE account_id = $1 AND id = $2"
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE imports SET job_id = $3, expires_at = CASE WHEN expires_at < $4 THEN $4 ELSE expires_at END \
+         WHERE account_id = $1 AND id = $2"
     )
     .bind(account.clone())
     .bind(import.clone())
     .bind(job.clone())
+    .bind(expires_at)
     .execute(&mut *c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use skybridge_domain::event::{Action, NewEvent};
 use skybridge_domain::import::{self as rules, Column, RowValues, Surroundings};
 use skybridge_domain::job::{JobKind, JobState};
 use skybridge_domain::permissions::{Feature, Verb};
-use skybridge_domain::policy::{AccountRef, AccountScope, authorize};
+use skybridge_domain::policy::{AccountRef, AccountScope};
 use skybridge_sheet::{Limits, SheetError};
 use skybridge_store::imports::{self as store, ImportRow, StagedRow};
 use skybridge_store::{Exec, Tx, users as user_store};
@@ -32,6 +32,19 @@ use crate::state::AppState;
 
 /// An upload's size limit, with room for a multipart envelope around a 20 MiB file.
 pub const UPLOAD_BODY: usize = (20 << 20) + (64 << 10);
+/// Workbooks parsed at once on this node.
+static PARSING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A cell's text without NUL characters, which PostgreSQL's text cannot hold (a CSV may carry them; the row
+/// is then checked on what is left, on either store alike).
+fn no_nul(s: String) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "")
+    } else {
+        s
+    }
+}
+
 /// Stages from this many rows refresh the database's statistics of staged rows.
 const ANALYZE_ROWS: usize = 1000;
 /// The longest value a cell edit may hold (as a sheet's cell).
@@ -319,7 +332,7 @@ fn importing(caller: &Caller, target: &AccountRef) -> ApiResult<bool> {
             detail: "users are imported into customer accounts; a Partner Account's users are added one by one".into(),
         });
     }
-    Ok(authorize(&caller.principal, target, Feature::Roles, Verb::Assign).is_ok())
+    Ok(rules::may_assign_admin(&caller.principal, target))
 }
 
 /// Parses and checks a sheet and stages its rows; the console's upload calls this too.
@@ -341,12 +354,19 @@ pub(crate) async fn stage(
         .filter(|c| !c.is_control())
         .take(200)
         .collect();
+    // A workbook's parse holds its strings in memory (up to ~100 MB for the largest allowed): a node parses
+    // two at a time, so concurrent uploads cannot add up beyond that.
+    let _permit = PARSING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let parsed = tokio::task::spawn_blocking(move || {
         skybridge_sheet::users::read_users(&bytes, &Limits::default())
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(sheet_error)?;
+    drop(_permit);
     if parsed.is_empty() {
         return Err(ApiError::Unprocessable {
             field: Some("file".into()),
@@ -365,18 +385,17 @@ pub(crate) async fn stage(
             (
                 r.line as i64,
                 RowValues {
-                    first_name: r.first_name,
-                    last_name: r.last_name,
-                    name: r.name,
-                    email: r.email,
-                    role: r.role,
+                    first_name: no_nul(r.first_name),
+                    last_name: no_nul(r.last_name),
+                    name: no_nul(r.name),
+                    email: no_nul(r.email),
+                    role: no_nul(r.role),
                 },
                 formulas,
             )
         })
         .collect();
     let keys: Vec<Option<String>> = values.iter().map(|(_, v, _)| v.email_key()).collect();
-    let mut tx = state.store.begin().await?;
     let wanted: Vec<String> = keys
         .iter()
         .flatten()
@@ -384,7 +403,13 @@ pub(crate) async fn stage(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let taken = user_store::taken_email_keys(&mut tx, &scope, &wanted).await?;
+    // Read before the write transaction, which on SQLite holds the one write lock: a user added in between
+    // is caught again by the commit, which checks each row as it creates it.
+    let taken = {
+        let mut db = state.store.handle().await?;
+        user_store::taken_email_keys(&mut db, &scope, &wanted).await?
+    };
+    let mut tx = state.store.begin().await?;
     let repeats = rules::repeats(
         values
             .iter()
@@ -683,6 +708,12 @@ fn patched(mut v: RowValues, patch: RowPatch, formulas: &mut Vec<Column>) -> Api
         (Column::Role, patch.role),
     ] {
         if let Some(value) = value {
+            if value.contains('\0') {
+                return Err(ApiError::bad(
+                    c.as_str(),
+                    format!("{} must not contain NUL characters", c.header()),
+                ));
+            }
             if value.chars().count() > CELL_MAX {
                 return Err(ApiError::bad(
                     c.as_str(),
@@ -920,7 +951,14 @@ pub(crate) async fn commit_import(
         },
     )
     .await?;
-    store::set_job(&mut tx, &scope, &i.id, &job.id).await?;
+    store::set_job(
+        &mut tx,
+        &scope,
+        &i.id,
+        &job.id,
+        state.now() + rules::STAGE_TTL_MICROS,
+    )
+    .await?;
     tx.commit().await?;
     state.jobs.wake();
     let location = format!("/api/v1/jobs/{}", job.id);

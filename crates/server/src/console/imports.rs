@@ -635,7 +635,16 @@ async fn save_row(
     let view = form.view();
     let current = or_fail(
         &console,
-        load(&state, &console, &ctx, &import, line - 1, 1, false).await,
+        load(
+            &state,
+            &console,
+            &ctx,
+            &import,
+            line.saturating_sub(1),
+            1,
+            false,
+        )
+        .await,
     )?
     .items
     .into_iter()

@@ -7,8 +7,6 @@ use serde::Deserialize;
 use skybridge_domain::UserId;
 use skybridge_domain::event::{Action, NewEvent};
 use skybridge_domain::import::{self as rules, Surroundings};
-use skybridge_domain::permissions::{Feature, Verb};
-use skybridge_domain::policy::authorize;
 use skybridge_domain::user::Source;
 use skybridge_domain::validate::email_key;
 use skybridge_store::Tx;
@@ -38,13 +36,7 @@ pub(super) async fn chunk(
             "the import was cancelled or has expired".into(),
         ));
     }
-    let may_admin = authorize(
-        &cx.caller.principal,
-        cx.target,
-        Feature::Roles,
-        Verb::Assign,
-    )
-    .is_ok();
+    let may_admin = rules::may_assign_admin(&cx.caller.principal, cx.target);
     let rows = store::valid_rows(tx, cx.scope, &params.import_id, cx.limit as i64).await?;
     let keys: Vec<String> = rows.iter().filter_map(|r| r.email_key.clone()).collect();
     let taken = user_store::taken_email_keys(tx, cx.scope, &keys).await?;

@@ -802,6 +802,48 @@ async fn a_role_the_importer_may_not_give_is_marked(app: TestApp) {
     let (_, rows) = preview(&app, &aid, &import).await;
     assert_eq!(codes(&rows[&2]), [issue("role", "not_allowed")]);
     assert_eq!(rows[&3]["valid"], true);
+    // An Account Admin row staged by the partner administrator is valid; committed by the importer, the job
+    // acts as the importer and skips it: a commit never hands out more than its committer may.
+    let staged_by_partner = stage(
+        &app,
+        &aid,
+        "partner.csv",
+        csv(&[HEADER, "Big,Boss,,bigboss@limited.example,Account Admin"]),
+    )
+    .await;
+    assert_eq!(staged_by_partner["invalid"], 0);
+    let resp = app
+        .send(
+            &importer,
+            Method::POST,
+            &format!("{}/commit", import_path(&aid, &staged_by_partner)),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    let job: Value = resp.json().await.unwrap();
+    let job = wait(&app, &s(&job["id"])).await;
+    assert_eq!(
+        (
+            job["state"].clone(),
+            job["done"].clone(),
+            job["failed"].clone()
+        ),
+        (json!("succeeded"), json!(0), json!(1)),
+        "{job}"
+    );
+    assert_eq!(
+        job["skipped"],
+        json!(["row 2 (bigboss@limited.example): You may not give the Account Admin role"])
+    );
+    assert!(
+        !users(&app, &aid)
+            .await
+            .contains_key("bigboss@limited.example")
+    );
+    let (_, rows) = preview(&app, &aid, &staged_by_partner).await;
+    assert_eq!(codes(&rows[&2]), [issue("role", "not_allowed")]);
+
     // A plain user may not import at all, and a Partner Account takes no imports.
     let (_, plain) = app.create_user(&aid, "plain@limited.example", "user").await;
     let (status, _) = upload(
@@ -935,9 +977,15 @@ async fn claimed_commit(
     job_store::insert(&mut tx, &scope(account), &row, &[])
         .await
         .unwrap();
-    import_store::set_job(&mut tx, &scope(account), &s(&import["id"]), &row.id)
-        .await
-        .unwrap();
+    import_store::set_job(
+        &mut tx,
+        &scope(account),
+        &s(&import["id"]),
+        &row.id,
+        now + 24 * 3600 * 1_000_000,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     row
 }
@@ -1784,10 +1832,85 @@ async fn the_export_neutralises_formulas_and_lists_every_user(app: TestApp) {
     assert_eq!(status, 403);
 }
 
+/// Holding roles.assign is not enough to mint Account Admins: as for one user, the importer must hold every
+/// right of the role it gives. A custom admin role with users.add and roles.assign but not, say,
+/// integrations.edit sees the Account Admin row refused.
+async fn roles_assign_alone_does_not_mint_account_admins(app: TestApp) {
+    let aid = account(&app, "Escalation Co").await;
+    let (status, role) = app
+        .post(
+            &app.token,
+            "/api/v1/roles",
+            &json!({
+                "name": "Assigner",
+                "base": "account_admin",
+                "permissions": ["users.view", "users.add", "roles.view", "roles.assign"],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{role}");
+    let (status, body) = app
+        .put(
+            &app.token,
+            &format!("/api/v1/roles/{}/accounts/{aid}", s(&role["id"])),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (_, importer) = app
+        .create_user(&aid, "assigner@escalation.example", &s(&role["id"]))
+        .await;
+    let (status, import) = upload(
+        &app,
+        &importer,
+        &aid,
+        "me2.csv",
+        csv(&[HEADER, "Me,Two,,me2@escalation.example,Account Admin"]),
+    )
+    .await;
+    assert_eq!(status, 201, "{import}");
+    let (_, rows) = preview(&app, &aid, &import).await;
+    assert_eq!(codes(&rows[&2]), [issue("role", "not_allowed")]);
+}
+
+/// PostgreSQL's text holds no NUL character: one in an uploaded cell is dropped (the row is checked on the
+/// rest, on both stores alike) and one typed into a cell edit is refused, instead of a server error.
+async fn nul_characters_do_not_break_a_stage(app: TestApp) {
+    let aid = account(&app, "Nul Co").await;
+    // Past the first 8 KiB, where a NUL no longer marks the file as binary.
+    let filler: Vec<String> = (0..300)
+        .map(|i| format!("Filler,Row{i},,filler{i}@nul.example,User"))
+        .collect();
+    let mut lines: Vec<&str> = vec![HEADER];
+    lines.extend(filler.iter().map(String::as_str));
+    lines.push("Ann,Nul,,ann@nul.example,User");
+    let mut bytes = csv(&lines);
+    assert!(bytes.len() > 8192);
+    let at = bytes.windows(3).rposition(|w| w == b"Nul").unwrap() + 1;
+    bytes.insert(at, 0);
+    let import = stage(&app, &aid, "nul.csv", bytes).await;
+    let (_, rows) = preview(&app, &aid, &import).await;
+    let ann = 302;
+    assert_eq!(rows[&ann]["last_name"], "Nul");
+    assert_eq!(rows[&ann]["valid"], true);
+    let (status, problem) = app
+        .patch(
+            &app.token,
+            &format!("{}/rows/{ann}", import_path(&aid, &import)),
+            &json!({ "first_name": "A\u{0}nn" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["field"], "first_name");
+    let (_, rows) = preview(&app, &aid, &import).await;
+    assert_eq!(rows[&ann]["first_name"], "Ann", "nothing changed");
+}
+
 backend_tests!(
     the_template_downloads_as_xlsx_and_csv,
     an_upload_is_previewed_fixed_and_committed,
     a_role_the_importer_may_not_give_is_marked,
+    roles_assign_alone_does_not_mint_account_admins,
+    nul_characters_do_not_break_a_stage,
     concurrent_changes_to_one_import_are_serialised,
     sheets_written_by_libreoffice_are_read,
     a_truncated_xlsx_is_refused,

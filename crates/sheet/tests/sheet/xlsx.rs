@@ -388,3 +388,45 @@ fn a_workbook_missing_its_sheet_is_corrupt() {
     let err = read(&zip_parts(&parts)).unwrap_err();
     assert_eq!(err.code(), "corrupt", "{err}");
 }
+
+/// A 2 kB workbook declaring fifty billion shared strings made calamine reserve a terabyte and abort the
+/// process; it is refused before calamine sees it. An oversized shared-strings part is refused by size.
+#[test]
+fn declared_shared_strings_are_bounded() {
+    let bytes = write_xlsx("Users", &["NAME"], [vec!["Ada".to_string()]]).unwrap();
+    let parts = unzip(&bytes);
+    let sst = part(&parts, "xl/sharedStrings.xml").to_string();
+    assert!(sst.contains("uniqueCount=\""), "{sst}");
+    let inflated = regex_free_replace(&sst, "uniqueCount=\"", "50000000000");
+    let bombed: Vec<(String, Vec<u8>)> = parts
+        .iter()
+        .map(|(name, data)| {
+            if name == "xl/sharedStrings.xml" {
+                (name.clone(), inflated.clone().into_bytes())
+            } else {
+                (name.clone(), data.clone())
+            }
+        })
+        .collect();
+    let err = read(&zip_parts(&bombed)).unwrap_err();
+    assert_eq!(err.code(), "corrupt", "{err}");
+    assert!(err.to_string().contains("50000000000"), "{err}");
+
+    // The same workbook as written reads; with a tiny shared-strings allowance it is too large.
+    assert!(read(&bytes).is_ok());
+    let limits = Limits {
+        max_shared_strings_bytes: 10,
+        ..Limits::default()
+    };
+    assert_eq!(
+        read_table(&bytes, &limits).unwrap_err(),
+        SheetError::TooLargeUnpacked { max_bytes: 10 }
+    );
+}
+
+/// `s` with the digits after the first `attr` replaced by `digits`.
+fn regex_free_replace(s: &str, attr: &str, digits: &str) -> String {
+    let at = s.find(attr).expect("attribute present") + attr.len();
+    let end = at + s[at..].find('"').expect("closing quote");
+    format!("{}{digits}{}", &s[..at], &s[end..])
+}
