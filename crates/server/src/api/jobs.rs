@@ -42,7 +42,7 @@ const RECHECK: Duration = Duration::from_millis(250);
 pub struct JobOut {
     pub id: String,
     pub account_id: String,
-    /// `users_welcome`, `users_reset` or `users_delete`.
+    /// `users_welcome`, `users_reset`, `users_delete` or `import_commit`.
     pub kind: String,
     /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub state: String,
