@@ -38,6 +38,17 @@ pub struct StagedRow {
 const ROW_COLUMNS: &str =
     "line, first_name, last_name, name, email, role, email_key, formulas, issues, valid";
 
+/// `SELECT` of a stage's rows, scoped to its account; callers add their conditions.
+fn select_rows(scope: &AccountScope, import: &str) -> Sql {
+    let mut sql = Sql::new(&format!(
+        "SELECT {ROW_COLUMNS} FROM import_rows WHERE account_id = "
+    ));
+    sql.arg(scope.account_id().to_string())
+        .push(" AND import_id = ")
+        .arg(import);
+    sql
+}
+
 pub async fn create(tx: &mut Tx, scope: &AccountScope, import: &ImportRow) -> Result<()> {
     let (i, account) = (import.clone(), scope.account_id().to_string());
     on_conn!(tx, |c| {
@@ -168,14 +179,8 @@ pub async fn rows(
     limit: i64,
     invalid_only: bool,
 ) -> Result<Vec<StagedRow>> {
-    let mut sql = Sql::new(&format!(
-        "SELECT {ROW_COLUMNS} FROM import_rows WHERE account_id = "
-    ));
-    sql.arg(scope.account_id().to_string())
-        .push(" AND import_id = ")
-        .arg(import)
-        .push(" AND line > ")
-        .arg(after_line);
+    let mut sql = select_rows(scope, import);
+    sql.push(" AND line > ").arg(after_line);
     if invalid_only {
         sql.push(" AND valid = ").arg(false);
     }
@@ -190,13 +195,8 @@ pub async fn valid_rows(
     import: &str,
     limit: i64,
 ) -> Result<Vec<StagedRow>> {
-    let mut sql = Sql::new(&format!(
-        "SELECT {ROW_COLUMNS} FROM import_rows WHERE account_id = "
-    ));
-    sql.arg(scope.account_id().to_string())
-        .push(" AND import_id = ")
-        .arg(import)
-        .push(" AND valid = ")
+    let mut sql = select_rows(scope, import);
+    sql.push(" AND valid = ")
         .arg(true)
         .push(" ORDER BY line LIMIT ")
         .arg(limit);
@@ -223,14 +223,8 @@ pub async fn row(
     import: &str,
     line: i64,
 ) -> Result<Option<StagedRow>> {
-    let mut sql = Sql::new(&format!(
-        "SELECT {ROW_COLUMNS} FROM import_rows WHERE account_id = "
-    ));
-    sql.arg(scope.account_id().to_string())
-        .push(" AND import_id = ")
-        .arg(import)
-        .push(" AND line = ")
-        .arg(line);
+    let mut sql = select_rows(scope, import);
+    sql.push(" AND line = ").arg(line);
     Ok(fetch_dyn!(db, sql, StagedRow, fetch_optional)?)
 }
 
@@ -244,13 +238,8 @@ pub async fn rows_with_keys(
     let mut found = Vec::new();
     let per = crate::sql::rows_per_statement(db, 1);
     for batch in keys.chunks(per) {
-        let mut sql = Sql::new(&format!(
-            "SELECT {ROW_COLUMNS} FROM import_rows WHERE account_id = "
-        ));
-        sql.arg(scope.account_id().to_string())
-            .push(" AND import_id = ")
-            .arg(import)
-            .push(" AND email_key IN (");
+        let mut sql = select_rows(scope, import);
+        sql.push(" AND email_key IN (");
         for (n, k) in batch.iter().enumerate() {
             if n > 0 {
                 sql.push(", ");

@@ -482,6 +482,15 @@ async fn running(db: &mut impl Exec, scope: &AccountScope, job: Option<&str>) ->
         .is_some_and(|s| matches!(s, JobState::Queued | JobState::Running)))
 }
 
+/// How a row's formula columns are stored: their names, comma-separated ([`formulas_of`] reads them).
+fn formulas_text(columns: &[Column]) -> String {
+    columns
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub(crate) fn formulas_of(s: &str) -> Vec<Column> {
     s.split(',').filter_map(Column::parse).collect()
 }
@@ -497,12 +506,7 @@ pub(crate) fn staged(
         line,
         valid: issues.is_empty(),
         issues: serde_json::to_string(&issues).unwrap_or_else(|_| "[]".into()),
-        formulas: around
-            .formulas
-            .iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
+        formulas: formulas_text(&around.formulas),
         first_name: v.first_name,
         last_name: v.last_name,
         name: v.name,
@@ -613,6 +617,33 @@ async fn recheck_row(
         .into_iter()
         .collect();
     recheck(tx, scope, import, &keys, may_admin).await
+}
+
+/// The audit event of a change to one staged row (`what`: `row`, `row_added` or `row_deleted`).
+async fn row_event(
+    tx: &mut Tx,
+    state: &AppState,
+    caller: &Caller,
+    target: &AccountRef,
+    import: &str,
+    what: &str,
+    line: i64,
+) -> ApiResult<()> {
+    audit(
+        tx,
+        state,
+        caller,
+        NewEvent::admin(
+            target.id,
+            caller.actor(),
+            Action::Edit,
+            "User Import",
+            import,
+        )
+        .detail(what, line)
+        .tag("import"),
+    )
+    .await
 }
 
 async fn open(
@@ -753,32 +784,14 @@ pub(crate) async fn edit_row(
         name: values.name,
         email: values.email,
         role: values.role,
-        formulas: formulas
-            .iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
+        formulas: formulas_text(&formulas),
         ..old.clone()
     };
     recheck_row(&mut tx, &scope, &i.id, edited, old.email_key, may_admin).await?;
     let row = store::row(&mut tx, &scope, &i.id, line)
         .await?
         .ok_or(ApiError::NotFound("row"))?;
-    audit(
-        &mut tx,
-        &state,
-        &caller,
-        NewEvent::admin(
-            target.id,
-            caller.actor(),
-            Action::Edit,
-            "User Import",
-            &i.id,
-        )
-        .detail("row", line)
-        .tag("import"),
-    )
-    .await?;
+    row_event(&mut tx, &state, &caller, &target, &i.id, "row", line).await?;
     tx.commit().await?;
     Ok(Json(row_out(&row)))
 }
@@ -808,31 +821,14 @@ pub(crate) async fn add_row(
     let line = store::take_line(&mut tx, &scope, &i.id)
         .await?
         .ok_or(ApiError::NotFound("import"))?;
-    let blank = staged(line, values.clone(), None, &Surroundings::default());
-    store::insert_rows(&mut tx, &scope, &i.id, std::slice::from_ref(&blank)).await?;
-    let row = StagedRow {
-        email_key: None,
-        ..staged(line, values, None, &Surroundings::default())
-    };
+    // Inserted unchecked; `recheck_row` gives it (and any row sharing its e-mail) the verdict.
+    let row = staged(line, values, None, &Surroundings::default());
+    store::insert_rows(&mut tx, &scope, &i.id, std::slice::from_ref(&row)).await?;
     recheck_row(&mut tx, &scope, &i.id, row, None, may_admin).await?;
     let row = store::row(&mut tx, &scope, &i.id, line)
         .await?
         .ok_or(ApiError::NotFound("row"))?;
-    audit(
-        &mut tx,
-        &state,
-        &caller,
-        NewEvent::admin(
-            target.id,
-            caller.actor(),
-            Action::Edit,
-            "User Import",
-            &i.id,
-        )
-        .detail("row_added", line)
-        .tag("import"),
-    )
-    .await?;
+    row_event(&mut tx, &state, &caller, &target, &i.id, "row_added", line).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row_out(&row))))
 }
@@ -855,19 +851,14 @@ pub(crate) async fn delete_row(
     store::delete_row(&mut tx, &scope, &i.id, line).await?;
     let keys: Vec<String> = old.email_key.into_iter().collect();
     recheck(&mut tx, &scope, &i.id, &keys, may_admin).await?;
-    audit(
+    row_event(
         &mut tx,
         &state,
         &caller,
-        NewEvent::admin(
-            target.id,
-            caller.actor(),
-            Action::Edit,
-            "User Import",
-            &i.id,
-        )
-        .detail("row_deleted", line)
-        .tag("import"),
+        &target,
+        &i.id,
+        "row_deleted",
+        line,
     )
     .await?;
     tx.commit().await?;
