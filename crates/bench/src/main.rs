@@ -85,6 +85,9 @@ struct Args {
     /// Import suite: the sizes of the files imported, in rows, each into a fresh account.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]
     import_rows: Vec<usize>,
+    /// SCIM suite: users per growth step of the initial cycle, each reported with its throughput.
+    #[arg(long, default_value_t = 10_000)]
+    scim_step: usize,
     /// SCIM suite: on a PostgreSQL server with autovacuum off, do not run autovacuum's checks from the bench.
     #[arg(long)]
     scim_no_autovacuum_standin: bool,
@@ -345,6 +348,7 @@ async fn measure(
                 limit: Duration::from_secs(args.scenario_timeout),
                 postgres_url: database_url.map(str::to_string),
                 autovacuum_standin: !args.scim_no_autovacuum_standin,
+                step: args.scim_step,
             };
             let backend = format!("{:?}", args.backend).to_lowercase();
             scim::run(&backend, &mut server, &options)
@@ -470,8 +474,8 @@ async fn seed_data(
     let seeded = data::seed(&store, partner_id, &plan).await?;
     let t = Instant::now();
     skybridge_store::seed::settle(&store).await?;
-    // What the server's housekeeping does every 10 minutes: planner statistics for the seeded tables.
-    skybridge_store::seed::optimize(&store).await?;
+    // What the server does every few seconds: planner statistics for the tables that grew.
+    skybridge_store::statistics::refresh(&store).await?;
     let settle_secs = t.elapsed().as_secs_f64();
     store.close().await;
     progress(format!(

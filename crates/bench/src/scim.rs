@@ -119,6 +119,21 @@ pub struct Options {
     pub postgres_url: Option<String>,
     /// On a PostgreSQL server with autovacuum off, do autovacuum's work from the bench (see [`Autovacuum`]).
     pub autovacuum_standin: bool,
+    /// Users per growth step of the initial cycle, reported each with its throughput and latencies.
+    pub step: usize,
+}
+
+/// One growth step of the initial cycle: the users created from `from_users` to `to_users`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub from_users: usize,
+    pub to_users: usize,
+    pub requests: usize,
+    pub elapsed_secs: f64,
+    pub requests_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 /// One phase, or all of them together: HTTP requests, not users.
@@ -163,6 +178,10 @@ pub struct ScimReport {
     pub combined: Phase,
     pub rss_start_mib: f64,
     pub rss_by_users: Vec<RssMark>,
+    /// The initial cycle step by step as the account grew: flat throughput means no slowdown with size.
+    pub growth: Vec<Step>,
+    /// The slowest step's throughput over the fastest's.
+    pub growth_flatness: f64,
     /// The highest RSS read while the phases ran (every 50 ms, at the marks, after each phase).
     pub rss_max_mib: f64,
     pub rss_samples: u64,
@@ -265,6 +284,16 @@ struct Ctx {
     created: AtomicUsize,
     mark_every: usize,
     marks: Mutex<Vec<(usize, u64)>>,
+    /// Growth steps of the initial cycle: each `step` users created, when the step ended and the latencies
+    /// of its requests (the filter and the create of each user the step counts).
+    step: usize,
+    steps: Mutex<Vec<StepLog>>,
+}
+
+#[derive(Default)]
+struct StepLog {
+    ended: Option<Instant>,
+    latencies: Vec<Duration>,
 }
 
 impl Ctx {
@@ -650,6 +679,12 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
         created: AtomicUsize::new(0),
         mark_every: (n / 10).max(1),
         marks: Mutex::new(Vec::new()),
+        step: o.step.max(1),
+        steps: Mutex::new(
+            (0..n.div_ceil(o.step.max(1)))
+                .map(|_| StepLog::default())
+                .collect(),
+        ),
     });
 
     // Warm-up, unmeasured: filters for users that do not exist.
@@ -683,6 +718,7 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
     let mut all: Vec<Duration> = Vec::with_capacity(n * 2 + n + n / 10 + 1);
 
     // 1. Initial cycle: filter miss, then create. Slot 2i is the GET, 2i+1 the POST.
+    let cycle_start = Instant::now();
     let rec = Arc::new(Recorder::new(n * 2));
     let (p, s) = {
         let (ctx, rec2) = (ctx.clone(), rec.clone());
@@ -703,14 +739,14 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
                     )
                     .await
                     .context("GET /Users?filter")?;
-                    let took = t.elapsed();
+                    let get_took = t.elapsed();
                     if list.total_results != 0 {
                         bail!(
                             "GET /Users?filter for user{i}: totalResults {}",
                             list.total_results
                         );
                     }
-                    rec.record(2 * i, took);
+                    rec.record(2 * i, get_took);
                     let body = create_body(i, ctx.salt);
                     let t = Instant::now();
                     let created: Created = call(
@@ -728,6 +764,15 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
                     }
                     rec.record(2 * i + 1, took);
                     let done = ctx.created.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Ok(mut steps) = ctx.steps.lock()
+                        && let Some(step) = steps.get_mut((done - 1) / ctx.step)
+                    {
+                        step.latencies.push(get_took);
+                        step.latencies.push(took);
+                        if done % ctx.step == 0 || done == ctx.ids.len() {
+                            step.ended = Some(Instant::now());
+                        }
+                    }
                     if done % ctx.mark_every == 0
                         && let Ok(kb) = server::proc_status_kb(ctx.server_pid, "VmRSS:")
                         && let Ok(mut marks) = ctx.marks.lock()
@@ -876,6 +921,12 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
         .map_or(rss_start, |m| m.1);
     let growth = mib(rss_max.saturating_sub(half));
     let rss_flat = growth <= (mib(half) * FLAT_FRACTION).max(FLAT_MIB);
+    let steps = growth_steps(&ctx, cycle_start);
+    let growth_flatness = {
+        let rates = steps.iter().map(|s| s.requests_per_sec);
+        let (lo, hi) = rates.fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(r), hi.max(r)));
+        if hi > 0.0 { lo / hi } else { 0.0 }
+    };
     let users_per_minute = phases
         .first()
         .map_or(0.0, |p| n as f64 / p.elapsed_secs.max(1e-9) * 60.0);
@@ -896,6 +947,8 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
                 rss_mib: mib(rss),
             })
             .collect(),
+        growth: steps,
+        growth_flatness,
         rss_max_mib: mib(rss_max),
         rss_samples,
         rss_hwm_mib: mib(hwm),
@@ -904,6 +957,33 @@ pub async fn run(backend: &str, server: &mut Server, o: &Options) -> anyhow::Res
         users_per_minute,
         autovacuum,
     })
+}
+
+/// The initial cycle's steps, each from the end of the one before.
+fn growth_steps(ctx: &Ctx, start: Instant) -> Vec<Step> {
+    let Ok(mut logs) = ctx.steps.lock() else {
+        return Vec::new();
+    };
+    let mut from = start;
+    let mut out = Vec::new();
+    for (k, log) in logs.iter_mut().enumerate() {
+        let Some(ended) = log.ended else { break };
+        log.latencies.sort_unstable();
+        let secs = ended.duration_since(from).as_secs_f64().max(1e-9);
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        out.push(Step {
+            from_users: k * ctx.step,
+            to_users: ((k + 1) * ctx.step).min(ctx.ids.len()),
+            requests: log.latencies.len(),
+            elapsed_secs: secs,
+            requests_per_sec: log.latencies.len() as f64 / secs,
+            p50_ms: ms(load::quantile(&log.latencies, 0.50)),
+            p99_ms: ms(load::quantile(&log.latencies, 0.99)),
+            max_ms: ms(log.latencies.last().copied().unwrap_or_default()),
+        });
+        from = ended;
+    }
+    out
 }
 
 pub fn table(r: &ScimReport) -> String {
@@ -992,6 +1072,31 @@ pub fn table(r: &ScimReport) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let _ = writeln!(t);
+    let _ = writeln!(
+        t,
+        "Growth of the initial cycle (GET miss + POST), step by step from the empty account: \
+         slowest step at {:.0}% of the fastest",
+        r.growth_flatness * 100.0
+    );
+    let _ = writeln!(
+        t,
+        "{:>16} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8}",
+        "users", "requests", "secs", "req/s", "p50 ms", "p99 ms", "max ms"
+    );
+    for s in &r.growth {
+        let _ = writeln!(
+            t,
+            "{:>16} {:>8} {:>7.1} {:>7.0} {:>7.2} {:>7.2} {:>8.1}",
+            format!("{}–{}", s.from_users, s.to_users),
+            s.requests,
+            s.elapsed_secs,
+            s.requests_per_sec,
+            s.p50_ms,
+            s.p99_ms,
+            s.max_ms
+        );
+    }
     let _ = writeln!(t);
     let seed_factor = r.users_per_minute / SEED_USERS_PER_MIN;
     let _ = writeln!(

@@ -89,6 +89,8 @@ impl Application {
         };
         store.migrate().await?;
         let bootstrapped = bootstrap::run(&store, &config, clock.as_ref()).await?;
+        // Before the first request: statistics a previous version took of nearly empty tables are dropped.
+        skybridge_store::statistics::refresh(&store).await?;
         // Calibrated on first use (the first password set or checked), not at start.
         let hasher = hasher.unwrap_or_else(|| {
             Hasher::calibrated(
@@ -167,6 +169,12 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let statistics = self.housekeeping.then(|| {
+            tokio::spawn(crate::housekeeping::follow_statistics(
+                store.clone(),
+                shutdown.clone(),
+            ))
+        });
         let jobs = tokio::spawn(crate::jobs::run(self.state.clone(), shutdown.clone()));
         let app = router(self.state);
         axum::serve(
@@ -177,7 +185,10 @@ impl Application {
         .await?;
         // The server stopped on its own (or was told to): stop the worker too, then close the store.
         shutdown.cancel();
-        for task in [worker, janitor, Some(jobs)].into_iter().flatten() {
+        for task in [worker, janitor, statistics, Some(jobs)]
+            .into_iter()
+            .flatten()
+        {
             let _ = task.await;
         }
         store.close().await;

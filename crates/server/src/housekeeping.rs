@@ -13,6 +13,9 @@ use crate::clock::Clock;
 use crate::web::login::IDLE_MICROS;
 
 const EVERY: Duration = Duration::from_secs(600);
+/// How often the planner statistics are checked against the tables' sizes: a fresh install grown by SCIM at
+/// thousands of users a second doubles its tables every few seconds at first.
+const STATISTICS_EVERY: Duration = Duration::from_secs(2);
 /// Used and expired authorization codes are kept this long, so that a late replay is still recognised
 /// (and revokes what the code bought).
 const CODE_GRACE_MICROS: i64 = 3600 * 1_000_000;
@@ -40,12 +43,26 @@ pub async fn run(store: Store, clock: Arc<dyn Clock>, shutdown: CancellationToke
             Ok(n) => tracing::debug!(rows = n, "housekeeping removed expired rows"),
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
         }
-        if let Err(e) = skybridge_store::seed::optimize(&store).await {
-            tracing::warn!(error = %e, "refreshing planner statistics failed");
-        }
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(EVERY) => {}
+        }
+    }
+}
+
+/// Keeps the planner statistics in line with the tables as they grow (see `skybridge_store::statistics`).
+pub async fn follow_statistics(store: Store, shutdown: CancellationToken) {
+    loop {
+        match skybridge_store::statistics::refresh(&store).await {
+            Ok(r) if !r.is_empty() => {
+                tracing::info!(analyzed = ?r.analyzed, cleared = ?r.cleared, "planner statistics refreshed")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(STATISTICS_EVERY) => {}
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Result;
+use crate::statistics::Epoch;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +36,9 @@ pub enum Store {
 pub struct Writers {
     queue: Arc<Semaphore>,
     path: std::path::PathBuf,
-    direct: std::sync::Mutex<Option<rusqlite::Connection>>,
+    /// The writer connection, with the statistics generation it has loaded.
+    direct: std::sync::Mutex<Option<(rusqlite::Connection, u64)>>,
+    pub(crate) epoch: Arc<Epoch>,
 }
 
 /// A borrowed connection of either backend; queries are written once and run on whichever this is.
@@ -135,9 +138,17 @@ impl Store {
                 // Rows cross from SQLite's worker thread to the async task through this channel; a deeper buffer
                 // lets long scans (event export) run ahead instead of ping-ponging between threads per row.
                 .row_buffer_size(1024);
+            let epoch = Arc::new(Epoch::new());
+            let retire = epoch.clone();
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .min_connections(1)
+                // A connection keeps the planner statistics it loaded when it opened: one opened before the
+                // last refresh is closed instead of handed out, and its replacement loads the current ones.
+                .before_acquire(move |_, meta| {
+                    let fresh = !retire.predates_refresh(meta.age);
+                    Box::pin(async move { Ok(fresh) })
+                })
                 .connect_with(opts)
                 .await?;
             let path = pool.connect_options().get_filename().to_path_buf();
@@ -147,6 +158,7 @@ impl Store {
                     queue: Arc::new(Semaphore::new(1)),
                     path,
                     direct: std::sync::Mutex::new(None),
+                    epoch,
                 }),
             ))
         }
@@ -165,6 +177,14 @@ impl Store {
         match self {
             Store::Sqlite(..) => Backend::Sqlite,
             Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The most connections the pool opens.
+    pub fn pool_size(&self) -> u32 {
+        match self {
+            Store::Sqlite(p, _) => p.options().get_max_connections(),
+            Store::Postgres(p) => p.options().get_max_connections(),
         }
     }
 
@@ -230,14 +250,21 @@ impl Store {
                     .map_err(err)?;
                 conn.pragma_update(None, "synchronous", "NORMAL")
                     .map_err(err)?;
-                *guard = Some(conn);
+                *guard = Some((conn, writers.epoch.generation()));
             }
-            let conn = guard
+            let (conn, loaded) = guard
                 .as_mut()
                 .ok_or_else(|| crate::StoreError::Corrupt("sqlite writer missing".into()))?;
+            let generation = writers.epoch.generation();
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(err)?;
+            if *loaded != generation {
+                // `ANALYZE sqlite_schema` reloads the statistics into this connection (rusqlite is built
+                // without its statement cache, so every statement is planned afresh).
+                tx.execute_batch("ANALYZE sqlite_schema").map_err(err)?;
+                *loaded = generation;
+            }
             let out = f(&tx).map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(out)

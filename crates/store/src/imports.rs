@@ -438,7 +438,7 @@ pub async fn purge(tx: &mut Tx, now: i64) -> Result<u64> {
 
 /// Refreshes PostgreSQL's statistics of the staged rows after a big upload, as one does after a bulk load:
 /// without them the planner takes a 50,000-row stage for a few dozen rows and sorts all of it for every
-/// chunk of a commit. SQLite keeps its own (`seed::optimize`).
+/// chunk of a commit. SQLite keeps its own (`statistics::refresh`).
 pub async fn analyze(store: &crate::Store) -> Result<()> {
     if store.backend() == crate::Backend::Postgres {
         let mut h = store.handle().await?;

@@ -24,6 +24,7 @@ pub mod scim;
 pub mod seed;
 pub mod sessions;
 pub mod settings;
+pub mod statistics;
 pub mod tokens;
 pub mod users;
 

@@ -297,29 +297,3 @@ pub async fn settle(store: &Store) -> Result<()> {
         .map(|_| ()))?;
     Ok(())
 }
-
-/// Keeps the query planner's statistics current. On SQLite, `PRAGMA optimize` analyzes the tables whose
-/// statistics are missing or stale (cheap when nothing changed); without them the planner picks indexes by
-/// shape alone and can walk a whole account's users for a filter a partial index answers at once.
-/// PostgreSQL's autovacuum (and the SCIM path's own ANALYZE) does this there.
-pub async fn optimize(store: &Store) -> Result<()> {
-    if let Store::Sqlite(..) = store {
-        let mut h = store.handle().await?;
-        let analyzed: i64 = on_conn!(&mut h, |c| sqlx::query_scalar(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
-        )
-        .fetch_one(&mut *c)
-        .await)?;
-        // The first time, everything; later, what SQLite finds has changed enough.
-        let sql = if analyzed == 0 {
-            "ANALYZE"
-        } else {
-            "PRAGMA optimize=0x10002"
-        };
-        on_conn!(&mut h, |c| sqlx::query(sql)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected()))?;
-    }
-    Ok(())
-}

@@ -152,7 +152,9 @@ pub async fn create(state: &AppState, t: &Tenant, body: &Value) -> Result<Respon
         }
         Saved::Conflict(attr) => {
             // Entra retries a create whose answer it did not get: the same userName with the same externalId is
-            // that user, so the retry is answered with it (updated to what was sent) instead of a 409.
+            // that user, and a retry that would change nothing is answered with it. A create never writes over
+            // an existing user: if the user changed since (a PATCH after the lost answer), putting the old body
+            // back would undo newer data, so that is a 409 like any other taken userName (RFC 7644 §3.3).
             let retried = match p.external_id {
                 Some(_) => store::find(
                     &mut state.store.handle().await?,
@@ -164,12 +166,17 @@ pub async fn create(state: &AppState, t: &Tenant, body: &Value) -> Result<Respon
                 .find(|r| r.external_id == p.external_id),
                 None => None,
             };
-            let Some(existing) = retried else {
-                return Err(in_use(attr));
-            };
-            let uid = existing.user.user_id()?;
-            let row = update(state, t, uid, |_| Ok(doc.clone())).await?;
-            Ok(created(&render_user(t, &row), &location(t, &row.user.id)))
+            match retried {
+                Some(existing)
+                    if resource::changed(KIND, &user_document(&existing), &doc).is_empty() =>
+                {
+                    Ok(created(
+                        &render_user(t, &existing),
+                        &location(t, &existing.user.id),
+                    ))
+                }
+                _ => Err(in_use(attr)),
+            }
         }
         Saved::Stale => Err(Fail::Internal(anyhow::anyhow!("a create cannot be stale"))),
     }

@@ -24,6 +24,7 @@ mod managers;
 mod mfa;
 mod oidc;
 mod openid_client;
+mod plans;
 mod roles;
 mod scim_concurrency;
 mod scim_entra;

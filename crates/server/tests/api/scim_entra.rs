@@ -1734,6 +1734,75 @@ async fn entra_uniqueness(app: TestApp) {
     create_user(&elsewhere, &alex).await;
 }
 
+/// A retried create is answered with the user it made only while it would change nothing; once the user was
+/// changed since, the old body is a 409 and the newer values stay (and keep their uniqueness).
+async fn entra_retried_create_never_overwrites(app: TestApp) {
+    let (aid, scim) = app.scim_account("Contoso").await;
+    let body = json!({
+        "schemas": [USER_SCHEMA, ENTERPRISE], "userName": "Robin@Contoso.com", "externalId": "robin-ext",
+        "title": "Engineer",
+        "name": { "givenName": "Robin", "familyName": "Original" },
+        "emails": [{ "type": "work", "value": "robin@contoso.com", "primary": true }],
+        "phoneNumbers": [{ "type": "mobile", "value": "+16135550121" }],
+    });
+    let id = create_user(&scim, &body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The identical retry changes nothing: the same user, nothing written, nothing audited.
+    let events = event_count(&app, &aid).await;
+    let r = scim.post("/Users", &body).await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    assert_eq!(r.body["id"], id.as_str());
+    assert_eq!(
+        event_count(&app, &aid).await,
+        events,
+        "an identical retry writes nothing"
+    );
+    assert_eq!(total(&scim, "/Users").await, 1);
+
+    patch_ok(
+        &scim,
+        &format!("/Users/{id}"),
+        json!([
+            { "op": "Replace", "path": "title", "value": "Manager" },
+            { "op": "Replace", "path": "name.familyName", "value": "Newer" },
+            { "op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+16135550122" },
+        ]),
+    )
+    .await;
+    let patched = get_user(&scim, &id).await;
+    let events = event_count(&app, &aid).await;
+
+    // The stale create is refused and the PATCHed values survive, on SCIM and on the platform user.
+    let r = scim.post("/Users", &body).await;
+    assert_scim_error(&r, 409, Some("uniqueness"), "a create after a PATCH");
+    assert_eq!(
+        get_user(&scim, &id).await,
+        patched,
+        "the newer data is kept"
+    );
+    assert_eq!(patched["title"], "Manager");
+    assert_eq!(patched["name"]["familyName"], "Newer");
+    let (_, platform) = admin_user(&app, &aid, &id).await;
+    assert_eq!(platform["last_name"], "Newer", "{platform}");
+    assert_eq!(platform["mobile"], "+16135550122", "{platform}");
+    assert_eq!(event_count(&app, &aid).await, events, "nothing audited");
+
+    // The mobile the user holds now still conflicts; the one it gave up is free.
+    let other = |n: u32, mobile: &str| {
+        json!({
+            "schemas": [USER_SCHEMA], "userName": format!("other{n}@contoso.com"), "externalId": format!("other-{n}"),
+            "emails": [{ "type": "work", "value": format!("other{n}@contoso.com"), "primary": true }],
+            "phoneNumbers": [{ "type": "mobile", "value": mobile }],
+        })
+    };
+    let r = scim.post("/Users", &other(1, "+16135550122")).await;
+    assert_scim_error(&r, 409, Some("uniqueness"), "the PATCHed mobile");
+    create_user(&scim, &other(2, "+16135550121")).await;
+}
+
 // --- the admin API and SCIM-owned fields --------------------------------------------------------------------------
 
 async fn entra_admin_api_refuses_scim_fields(app: TestApp) {
@@ -1987,6 +2056,7 @@ backend_tests!(
     entra_paging_and_attributes,
     entra_schema_discovery,
     entra_uniqueness,
+    entra_retried_create_never_overwrites,
     entra_admin_api_refuses_scim_fields,
     entra_phone_conflicts,
     entra_audit_events,

@@ -4,8 +4,6 @@
 //! On SQLite the whole write runs as one queued transaction on the writer connection (one thread hand-off
 //! instead of one per statement); on PostgreSQL as a transaction of the same statements.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use rusqlite::named_params;
 use skybridge_domain::event::NewEvent;
 use skybridge_domain::policy::AccountScope;
@@ -42,7 +40,8 @@ pub enum Saved {
     Stale,
 }
 
-const CONFLICT_SQL: &str = "SELECT \
+/// The uniqueness check of every SCIM user write (public so that its query plan can be checked).
+pub const CONFLICT_SQL: &str = "SELECT \
    EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND user_name_key = $3 AND user_id <> $2) \
      OR EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND login_id = $4 AND id <> $2), \
    EXISTS (SELECT 1 FROM scim_users WHERE account_id = $1 AND external_id = $5 AND user_id <> $2), \
@@ -82,39 +81,8 @@ pub(crate) fn first_conflict(
 pub async fn save(store: &Store, scope: &AccountScope, s: Save) -> Result<Saved> {
     match store {
         Store::Sqlite(..) => save_sqlite(store, scope, s).await,
-        Store::Postgres(pool) => {
-            let created = s.expected_version.is_none();
-            let saved = save_pg(pool, scope, s).await?;
-            if created && saved == Saved::Done {
-                refresh_statistics(pool);
-            }
-            Ok(saved)
-        }
+        Store::Postgres(pool) => save_pg(pool, scope, s).await,
     }
-}
-
-/// Users created through SCIM by this process.
-static CREATED: AtomicU64 = AtomicU64::new(0);
-
-/// PostgreSQL keeps a connection's plan of a prepared statement once it has settled on a generic one; a plan
-/// made while `users` was nearly empty can scan a whole account for what an index finds at once, and stays
-/// until the table's statistics change. An Entra initial cycle grows the table from nothing to 100,000 rows in
-/// minutes, faster than autovacuum's analyze follows (and some servers run without it), so the statistics are
-/// refreshed as the number created here doubles: 512, 1,024, 2,048 …, ANALYZE invalidating the stale plans.
-fn refresh_statistics(pool: &sqlx::PgPool) {
-    let n = CREATED.fetch_add(1, Ordering::Relaxed) + 1;
-    if n < 512 || !n.is_power_of_two() {
-        return;
-    }
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        if let Err(e) = sqlx::query("ANALYZE users, scim_users")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "ANALYZE after SCIM inserts failed");
-        }
-    });
 }
 
 /// The users row columns a create writes, after the conflict check's `$1`–`$8`.
