@@ -82,8 +82,9 @@ fn recorded() -> Vec<String> {
 }
 
 /// Runs what a user of the hot paths does: SCIM writes and lookups, the admin API's user and event pages with
-/// its bearer token, and the sign-in's e-mail and password steps.
-async fn exercise(app: &TestApp, aid: &str, scim: &ScimClient, round: u32) {
+/// its bearer token, a bulk import committed by the job worker, a client-credentials grant and its
+/// introspection, and the sign-in's e-mail and password steps.
+async fn exercise(app: &TestApp, aid: &str, scim: &ScimClient, client: (&str, &str), round: u32) {
     let user_name = format!("hot{round}@contoso.com");
     let r = scim
         .post(
@@ -122,6 +123,67 @@ async fn exercise(app: &TestApp, aid: &str, scim: &ScimClient, round: u32) {
         let (status, body) = app.get(&app.token, &path).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
+    // The bulk import: a small sheet staged and committed by the job worker.
+    let csv = format!(
+        "FIRST NAME,LAST NAME,NAME,EMAIL,ROLE\nImp,One,Imp One,imp{round}a@contoso.com,User\n\
+         Imp,Two,Imp Two,imp{round}b@contoso.com,User\n"
+    );
+    let resp = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/accounts/{aid}/imports?file_name=users.csv"
+        )))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/octet-stream")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let import: serde_json::Value = resp.json().await.unwrap();
+    let (status, job) = app
+        .post(
+            &app.token,
+            &format!(
+                "/api/v1/accounts/{aid}/imports/{}/commit",
+                import["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let (status, job) = app
+        .get(
+            &app.token,
+            &format!("/api/v1/jobs/{}?wait=30", job["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), job["state"].as_str()),
+        (200, Some("succeeded")),
+        "{job}"
+    );
+    // Token grants: client credentials, and the token's introspection.
+    let (id, secret) = client;
+    let resp = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let granted: serde_json::Value = resp.json().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/oauth2/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", granted["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     // The sign-in: the e-mail step, then a password step (wrong: the candidates are read all the same).
     let browser = reqwest::Client::builder()
         .redirect(redirect::Policy::none())
@@ -346,7 +408,19 @@ async fn hot_paths_use_their_indexes_as_a_fresh_store_grows(app: TestApp) {
     statements();
     let connections = app.store.pool_size() as usize;
     let (aid, scim) = app.scim_account("Contoso").await;
-    exercise(&app, &aid, &scim, 1).await;
+    let (status, registered) = app
+        .post(
+            &app.token,
+            &format!("/api/v1/accounts/{aid}/oauth-clients"),
+            &json!({ "name": "Reporting", "type": "confidential", "grant_types": ["client_credentials"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{registered}");
+    let client = (
+        registered["client_id"].as_str().unwrap(),
+        registered["client_secret"].as_str().unwrap(),
+    );
+    exercise(&app, &aid, &scim, client, 1).await;
     assert_indexed(&app.store, connections, "a fresh install").await;
 
     // An install upgraded from a version that analyzed its nearly empty tables at first start: those statistics
@@ -364,7 +438,7 @@ async fn hot_paths_use_their_indexes_as_a_fresh_store_grows(app: TestApp) {
             refreshed.cleared.iter().any(|t| t == "users"),
             "the one-row statistics of users are dropped: {refreshed:?}"
         );
-        exercise(&app, &aid, &scim, 3).await;
+        exercise(&app, &aid, &scim, client, 3).await;
         assert_indexed(&app.store, connections, "statistics of one row dropped").await;
     }
 
@@ -402,7 +476,7 @@ async fn hot_paths_use_their_indexes_as_a_fresh_store_grows(app: TestApp) {
         refreshed.analyzed.iter().any(|t| t == "users"),
         "users was analyzed once it grew: {refreshed:?}"
     );
-    exercise(&app, &aid, &scim, 2).await;
+    exercise(&app, &aid, &scim, client, 2).await;
     assert_indexed(&app.store, connections, "after growing to 3,000 users").await;
     // Nothing more to do until the tables double again.
     let again = skybridge_store::statistics::refresh(&app.store)
