@@ -334,10 +334,14 @@ async fn deactivation_revokes_api_tokens_for_good(app: TestApp) {
     let uid = user["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/accounts/{aid}/users/{uid}");
     assert_eq!(app.get(&token, "/api/v1/me").await.0, 200);
-    let (s, body) = app.patch(&app.token, &path, &json!({ "active": false })).await;
+    let (s, body) = app
+        .patch(&app.token, &path, &json!({ "active": false }))
+        .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(app.get(&token, "/api/v1/me").await.0, 401);
-    let (s, body) = app.patch(&app.token, &path, &json!({ "active": true })).await;
+    let (s, body) = app
+        .patch(&app.token, &path, &json!({ "active": true }))
+        .await;
     assert_eq!(s, 200, "{body}");
     let (s, body) = app.get(&token, "/api/v1/me").await;
     assert_eq!(s, 401, "the old token stays revoked: {body}");
@@ -366,7 +370,10 @@ async fn deactivation_revokes_api_tokens_for_good(app: TestApp) {
         .await;
     }
     let (s, body) = app.get(&token, "/api/v1/me").await;
-    assert_eq!(s, 401, "the old token stays revoked after SCIM reactivation: {body}");
+    assert_eq!(
+        s, 401,
+        "the old token stays revoked after SCIM reactivation: {body}"
+    );
 }
 
 backend_tests!(
