@@ -324,7 +324,8 @@ pub mod throttle {
     }
 
     /// Counts a failure; returns the failures in the current window. `lock_for(failures)` says how long the
-    /// key is then locked (0 for not at all).
+    /// key is then locked (0 for not at all). The count is one atomic upsert, so concurrent failures (a burst
+    /// of guesses) are all counted; the row stays locked by it until the transaction ends.
     pub async fn record_failure(
         tx: &mut Tx,
         key: &str,
@@ -333,31 +334,29 @@ pub mod throttle {
         lock_for: impl Fn(i64) -> i64,
     ) -> Result<i64> {
         let key = key.to_string();
-        let current: Option<(i64, i64)> = on_conn!(tx, |c| sqlx::query_as(
-            "SELECT failures, window_start FROM login_throttle WHERE key = $1"
+        let failures: i64 = on_conn!(tx, |c| {
+            sqlx::query_scalar(
+            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
+             ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.failures + 1 ELSE 1 END, \
+             window_start = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.window_start ELSE $2 END \
+             RETURNING failures"
         )
         .bind(key.clone())
-        .fetch_optional(&mut *c)
-        .await)?;
-        let (failures, start) = match current {
-            Some((f, start)) if now - start < window => (f + 1, start),
-            _ => (1, now),
-        };
+        .bind(now)
+        .bind(now - window)
+        .fetch_one(&mut *c)
+        .await
+        })?;
         let until = now + lock_for(failures);
-        on_conn!(tx, |c| {
-            sqlx::query(
-            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
-             locked_until = excluded.locked_until"
+        on_conn!(tx, |c| sqlx::query(
+            "UPDATE login_throttle SET locked_until = $2 WHERE key = $1"
         )
         .bind(key.clone())
-        .bind(failures)
-        .bind(start)
         .bind(until)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected())
-        })?;
+        .map(|r| r.rows_affected()))?;
         Ok(failures)
     }
 
