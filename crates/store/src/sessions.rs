@@ -360,6 +360,24 @@ pub mod throttle {
         Ok(failures)
     }
 
+    /// Counts an event that is limited whether or not it failed (a password-reset request); returns the
+    /// events in the current window.
+    pub async fn hit(tx: &mut Tx, key: &str, now: i64, window: i64) -> Result<i64> {
+        record_failure(tx, key, now, window, |_| 0).await
+    }
+
+    /// Forgets counters whose window began before `started_before` and that hold no lock.
+    pub async fn purge(tx: &mut Tx, now: i64, started_before: i64) -> Result<u64> {
+        Ok(on_conn!(tx, |c| sqlx::query(
+            "DELETE FROM login_throttle WHERE window_start < $1 AND locked_until <= $2"
+        )
+        .bind(started_before)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
     pub async fn reset(tx: &mut Tx, key: &str) -> Result<()> {
         let key = key.to_string();
         on_conn!(tx, |c| sqlx::query(
