@@ -333,22 +333,9 @@ pub mod throttle {
         window: i64,
         lock_for: impl Fn(i64) -> i64,
     ) -> Result<i64> {
-        let key = key.to_string();
-        let failures: i64 = on_conn!(tx, |c| {
-            sqlx::query_scalar(
-            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
-             ON CONFLICT (key) DO UPDATE SET \
-             failures = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.failures + 1 ELSE 1 END, \
-             window_start = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.window_start ELSE $2 END \
-             RETURNING failures"
-        )
-        .bind(key.clone())
-        .bind(now)
-        .bind(now - window)
-        .fetch_one(&mut *c)
-        .await
-        })?;
+        let failures = count(tx, key, now, window).await?;
         let until = now + lock_for(failures);
+        let key = key.to_string();
         on_conn!(tx, |c| sqlx::query(
             "UPDATE login_throttle SET locked_until = $2 WHERE key = $1"
         )
@@ -361,9 +348,28 @@ pub mod throttle {
     }
 
     /// Counts an event that is limited whether or not it failed (a password-reset request); returns the
-    /// events in the current window.
+    /// events in the current window. One statement: the key is never locked, the caller decides.
     pub async fn hit(tx: &mut Tx, key: &str, now: i64, window: i64) -> Result<i64> {
-        record_failure(tx, key, now, window, |_| 0).await
+        count(tx, key, now, window).await
+    }
+
+    /// One more for `key` in the window that began at most `window` before `now` (a new window otherwise).
+    async fn count(tx: &mut Tx, key: &str, now: i64, window: i64) -> Result<i64> {
+        let key = key.to_string();
+        Ok(on_conn!(tx, |c| {
+            sqlx::query_scalar(
+            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
+             ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.failures + 1 ELSE 1 END, \
+             window_start = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.window_start ELSE $2 END \
+             RETURNING failures"
+        )
+        .bind(key.clone())
+        .bind(now)
+        .bind(now - window)
+        .fetch_one(&mut *c)
+        .await
+        })?)
     }
 
     /// Forgets counters whose window began before `started_before` and that hold no lock.
