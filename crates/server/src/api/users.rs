@@ -123,6 +123,8 @@ pub struct UserPatch {
     #[schema(value_type = Option<String>)]
     pub extension: Option<Option<String>>,
     pub role: Option<String>,
+    /// `false` deactivates the user: its sessions end, its OpenID Connect grants are revoked and its API tokens
+    /// deleted, for good (`true` reactivates it without them).
     pub active: Option<bool>,
 }
 
