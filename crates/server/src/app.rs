@@ -124,6 +124,7 @@ impl Application {
             keys: Arc::default(),
             clients: Arc::default(),
             scim_limiter: Arc::new(crate::scim::AccountLimiter::new(scim_rate)),
+            deferred: tokio_util::task::TaskTracker::new(),
         };
         let mail_worker = if background {
             Some(Worker::new(
@@ -176,6 +177,7 @@ impl Application {
             ))
         });
         let jobs = tokio::spawn(crate::jobs::run(self.state.clone(), shutdown.clone()));
+        let deferred = self.state.deferred.clone();
         let app = router(self.state);
         axum::serve(
             self.listener,
@@ -191,6 +193,8 @@ impl Application {
         {
             let _ = task.await;
         }
+        deferred.close();
+        deferred.wait().await;
         store.close().await;
         Ok(())
     }

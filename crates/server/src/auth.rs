@@ -77,11 +77,13 @@ impl FromRequestParts<AppState> for Caller {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         let now = state.now();
-        if let Some(retry) = ip.and_then(|ip| state.auth_failures.blocked(ip, now)) {
-            return Err(ApiError::TooManyRequests(retry));
-        }
         let result = authenticate(parts, state, now).await;
+        // Only failures are throttled: a valid token works from an address that others behind the same NAT
+        // filled with bad ones.
         if let (Err(ApiError::Unauthorized(_)), Some(ip)) = (&result, ip) {
+            if let Some(retry) = state.auth_failures.blocked(ip, now) {
+                return Err(ApiError::TooManyRequests(retry));
+            }
             state.auth_failures.record_failure(ip, now);
         }
         result

@@ -22,6 +22,8 @@ const CODE_GRACE_MICROS: i64 = 3600 * 1_000_000;
 /// Finished jobs are kept this long for `GET /api/v1/accounts/{a}/jobs`; their outcome stays in the creator's
 /// notifications and the audit events of what they did.
 const JOB_KEEP_MICROS: i64 = 30 * 86_400 * 1_000_000;
+/// The longest window a throttle counts in (password-reset requests); older unlocked counters are moot.
+const THROTTLE_KEEP_MICROS: i64 = crate::web::links::FORGOT_WINDOW_MICROS;
 
 /// One sweep; returns the rows deleted.
 pub async fn sweep(store: &Store, now: i64) -> skybridge_store::Result<u64> {
@@ -32,6 +34,8 @@ pub async fn sweep(store: &Store, now: i64) -> skybridge_store::Result<u64> {
     n += grants::purge(&mut tx, now).await?;
     n += skybridge_store::imports::purge(&mut tx, now).await?;
     n += skybridge_store::jobs::purge(&mut tx, now - JOB_KEEP_MICROS).await?;
+    n += skybridge_store::sessions::throttle::purge(&mut tx, now, now - THROTTLE_KEEP_MICROS)
+        .await?;
     tx.commit().await?;
     Ok(n)
 }

@@ -1,5 +1,6 @@
 //! Throttles failed authentication per client address: after `limit` failures within a window, further
-//! attempts from that address are refused with 429 until the window ends, whatever credential they carry.
+//! failing attempts from that address get 429 until the window ends. Callers consult it only once a
+//! credential has failed, so a valid credential is never refused for what others at the same address did.
 //! Kept in memory per node; bearer tokens carry 256 random bits, so this is about noise and abuse, not
 //! about making guessing feasible.
 

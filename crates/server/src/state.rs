@@ -30,6 +30,9 @@ pub struct AppState {
     pub clients: Arc<crate::oidc::client_cache::ClientCache>,
     /// Per-account rate limit of the SCIM endpoint.
     pub scim_limiter: Arc<crate::scim::AccountLimiter>,
+    /// Work a handler leaves to finish after its answer (so the answer's timing does not depend on it);
+    /// awaited at shutdown.
+    pub deferred: tokio_util::task::TaskTracker,
 }
 
 impl AppState {

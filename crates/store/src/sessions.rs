@@ -324,7 +324,8 @@ pub mod throttle {
     }
 
     /// Counts a failure; returns the failures in the current window. `lock_for(failures)` says how long the
-    /// key is then locked (0 for not at all).
+    /// key is then locked (0 for not at all). The count is one atomic upsert, so concurrent failures (a burst
+    /// of guesses) are all counted; the row stays locked by it until the transaction ends.
     pub async fn record_failure(
         tx: &mut Tx,
         key: &str,
@@ -332,33 +333,55 @@ pub mod throttle {
         window: i64,
         lock_for: impl Fn(i64) -> i64,
     ) -> Result<i64> {
-        let key = key.to_string();
-        let current: Option<(i64, i64)> = on_conn!(tx, |c| sqlx::query_as(
-            "SELECT failures, window_start FROM login_throttle WHERE key = $1"
-        )
-        .bind(key.clone())
-        .fetch_optional(&mut *c)
-        .await)?;
-        let (failures, start) = match current {
-            Some((f, start)) if now - start < window => (f + 1, start),
-            _ => (1, now),
-        };
+        let failures = count(tx, key, now, window).await?;
         let until = now + lock_for(failures);
-        on_conn!(tx, |c| {
-            sqlx::query(
-            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
-             locked_until = excluded.locked_until"
+        let key = key.to_string();
+        on_conn!(tx, |c| sqlx::query(
+            "UPDATE login_throttle SET locked_until = $2 WHERE key = $1"
         )
         .bind(key.clone())
-        .bind(failures)
-        .bind(start)
         .bind(until)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected())
-        })?;
+        .map(|r| r.rows_affected()))?;
         Ok(failures)
+    }
+
+    /// Counts an event that is limited whether or not it failed (a password-reset request); returns the
+    /// events in the current window. One statement: the key is never locked, the caller decides.
+    pub async fn hit(tx: &mut Tx, key: &str, now: i64, window: i64) -> Result<i64> {
+        count(tx, key, now, window).await
+    }
+
+    /// One more for `key` in the window that began at most `window` before `now` (a new window otherwise).
+    async fn count(tx: &mut Tx, key: &str, now: i64, window: i64) -> Result<i64> {
+        let key = key.to_string();
+        Ok(on_conn!(tx, |c| {
+            sqlx::query_scalar(
+            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
+             ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.failures + 1 ELSE 1 END, \
+             window_start = CASE WHEN login_throttle.window_start > $3 THEN login_throttle.window_start ELSE $2 END \
+             RETURNING failures"
+        )
+        .bind(key.clone())
+        .bind(now)
+        .bind(now - window)
+        .fetch_one(&mut *c)
+        .await
+        })?)
+    }
+
+    /// Forgets counters whose window began before `started_before` and that hold no lock.
+    pub async fn purge(tx: &mut Tx, now: i64, started_before: i64) -> Result<u64> {
+        Ok(on_conn!(tx, |c| sqlx::query(
+            "DELETE FROM login_throttle WHERE window_start < $1 AND locked_until <= $2"
+        )
+        .bind(started_before)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?)
     }
 
     pub async fn reset(tx: &mut Tx, key: &str) -> Result<()> {

@@ -79,6 +79,19 @@ pub async fn delete(tx: &mut Tx, scope: &AccountScope, user: UserId, id: TokenId
     Ok(n > 0)
 }
 
+/// Deletes every API token of a user.
+pub async fn delete_for_user(tx: &mut Tx, scope: &AccountScope, user: UserId) -> Result<u64> {
+    let (account, user) = (scope.account_id().to_string(), user.to_string());
+    Ok(on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM api_tokens WHERE account_id = $1 AND user_id = $2"
+    )
+    .bind(account.clone())
+    .bind(user.clone())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
 /// What authentication needs for a bearer token: the token, its user and the user's account.
 pub struct Authenticated {
     pub token: TokenRow,

@@ -164,6 +164,16 @@ pub async fn update(tx: &mut Tx, scope: &AccountScope, u: &UserRow) -> Result<()
     Ok(())
 }
 
+/// Takes away every credential a user holds, for good: browser sessions, the grants (and with them the
+/// tokens) of the OpenID Connect provider, and API tokens. Deactivation calls this, so reactivating the user
+/// restores none of them. (The SCIM save does the same within its own statement; see `scim::save`.)
+pub async fn revoke_access(tx: &mut Tx, scope: &AccountScope, id: UserId, now: i64) -> Result<()> {
+    crate::sessions::delete_for_user(tx, scope, id).await?;
+    crate::oauth::grants::revoke_for_user(tx, scope, id, now).await?;
+    crate::tokens::delete_for_user(tx, scope, id).await?;
+    Ok(())
+}
+
 pub async fn get(db: &mut impl Exec, scope: &AccountScope, id: UserId) -> Result<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE account_id = $1 AND id = $2");
     let (account, id) = (scope.account_id().to_string(), id.to_string());

@@ -123,6 +123,8 @@ pub struct UserPatch {
     #[schema(value_type = Option<String>)]
     pub extension: Option<Option<String>>,
     pub role: Option<String>,
+    /// `false` deactivates the user: its sessions end, its OpenID Connect grants are revoked and its API tokens
+    /// deleted, for good (`true` reactivates it without them).
     pub active: Option<bool>,
 }
 
@@ -489,10 +491,8 @@ pub(crate) async fn update_user(
             other => other.into(),
         })?;
         if !row.active && changed.contains(&"active") {
-            // A deactivated user is signed out and loses the tokens the provider issued, at once.
-            skybridge_store::sessions::delete_for_user(&mut tx, &scope, id).await?;
-            skybridge_store::oauth::grants::revoke_for_user(&mut tx, &scope, id, state.now())
-                .await?;
+            // A deactivated user is signed out and loses every token, at once and for good.
+            store::revoke_access(&mut tx, &scope, id, state.now()).await?;
         }
         audit(
             &mut tx,

@@ -86,11 +86,13 @@ pub async fn authenticate(
     p: &Presented,
 ) -> Result<std::sync::Arc<ClientRow>, OAuthError> {
     let now = state.now();
-    if let Some(retry) = ip.and_then(|ip| state.auth_failures.blocked(ip, now)) {
-        return Err(OAuthError::slow_down(retry));
-    }
+    // Only failures are throttled: a client with valid credentials is served from an address where others
+    // (behind the same NAT) failed too often.
     let fail = |why: &str| {
         if let Some(ip) = ip {
+            if let Some(retry) = state.auth_failures.blocked(ip, now) {
+                return OAuthError::slow_down(retry);
+            }
             state.auth_failures.record_failure(ip, now);
         }
         let e = OAuthError::invalid_client(why.to_string());

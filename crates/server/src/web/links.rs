@@ -1,9 +1,13 @@
 //! The pages one-time links lead to: finishing registration from the welcome mail, resetting a password,
-//! and asking for a reset. The secret in the link is the authority, so these forms need no session.
+//! and asking for a reset. The secret in the link is the authority, so these forms need no session; the
+//! request for a reset carries the sign-in pages' CSRF token and is rate-limited per address and per client.
+
+use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{Form, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
@@ -12,8 +16,10 @@ use skybridge_domain::event::{Action, Actor, NewEvent};
 use skybridge_domain::policy::AccountScope;
 use skybridge_identity::password::check_policy;
 use skybridge_store::links::{self, Purpose};
+use skybridge_store::sessions::throttle;
 use skybridge_store::{events, users};
 
+use super::login::{CSRF_COOKIE, cookie, csrf_for, same, set_cookie};
 use super::page::{alert, render};
 use crate::auth::hash_token;
 use crate::mail::{Recipient, enqueue_link_mail, escape_html};
@@ -255,87 +261,172 @@ async fn reset_submit(State(state): State<AppState>, Form(form): Form<PasswordFo
     submit(&state, Purpose::Reset, form).await
 }
 
-fn forgot_page(error: Option<&str>) -> String {
+/// Password-reset requests are counted per address and per client within this window…
+pub(crate) const FORGOT_WINDOW_MICROS: i64 = 3600 * 1_000_000;
+/// …and a mail goes out for at most this many requests for one address…
+const FORGOT_PER_ADDRESS: i64 = 3;
+/// …and for at most this many requests from one client (more: it may be an office behind one NAT).
+const FORGOT_PER_CLIENT: i64 = 20;
+
+fn forgot_page(csrf: &str, error: Option<&str>) -> String {
     format!(
         "<p>Enter the e-mail address you sign in with. We will send you a link to choose a new password.</p>{error}\
          <form method=\"post\" action=\"/auth/forgot\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label for=\"email\">Username (name@example.com)</label>\
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>\
          <label for=\"account\">Account Number <span class=\"hint\">(only if your address is used in several accounts)</span></label>\
          <input id=\"account\" name=\"account\" inputmode=\"numeric\" pattern=\"[0-9]{{9}}\">\
          <button type=\"submit\">Send link</button></form>",
         error = error.map(alert).unwrap_or_default(),
+        csrf = escape_html(csrf),
     )
 }
 
-async fn forgot_form() -> Response {
-    render(StatusCode::OK, "Forgot your password?", &forgot_page(None))
+/// The form, with the double-submit CSRF token of the sign-in pages (the cookie is set when new).
+fn forgot_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, fresh) = csrf_for(headers);
+    let mut resp = render(status, "Forgot your password?", &forgot_page(&csrf, error));
+    if fresh {
+        resp.headers_mut()
+            .append(SET_COOKIE, set_cookie(state, CSRF_COOKIE, &csrf, 3600));
+    }
+    resp
+}
+
+async fn forgot_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    forgot_response(&state, &headers, StatusCode::OK, None)
 }
 
 #[derive(Deserialize)]
 struct ForgotForm {
+    #[serde(default)]
+    csrf: String,
     email: String,
     #[serde(default)]
     account: String,
 }
 
-async fn forgot_submit(State(state): State<AppState>, Form(form): Form<ForgotForm>) -> Response {
-    if form.email.len() > 254 || form.account.len() > 9 {
-        return render(
-            StatusCode::BAD_REQUEST,
-            "Forgot your password?",
-            &forgot_page(Some("That does not look like an e-mail address.")),
+async fn forgot_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<ForgotForm>,
+) -> Response {
+    let cookie_csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    if cookie_csrf.is_empty() || !same(&cookie_csrf, &form.csrf) {
+        return forgot_response(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            Some("The form expired. Please try again."),
         );
     }
+    if form.email.len() > 254 || form.account.len() > 9 {
+        return forgot_response(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            Some("That does not look like an e-mail address."),
+        );
+    }
+    let email = form.email.trim().to_string();
+    let account = form.account.trim().to_string();
     let now = state.now();
-    let result = async {
+    // Up to the answer every request does the same work, known address or not, within the limit or not: two
+    // counters, so neither the timing nor the limit tells whether an address is known.
+    let allowed = async {
         let mut tx = state.store.begin().await?;
-        let found = users::find_by_email(&mut tx, &form.email).await?;
-        let candidates: Vec<_> = found
-            .into_iter()
-            .filter(|(u, number, status)| {
-                u.active
-                    && status == AccountStatus::Active.as_str()
-                    && (form.account.trim().is_empty() || form.account.trim() == number.to_string())
-            })
-            .collect();
-        // Exactly one match gets the mail; none or an ambiguous address gets the same answer, so the page never
-        // tells whether an address is known.
-        if let [(user, _, _)] = candidates.as_slice() {
-            let account_id = user
-                .account_id
-                .parse()
-                .map_err(skybridge_store::StoreError::corrupt)?;
-            let user_id = user.user_id()?;
-            let to = Recipient {
-                account_id,
-                user_id,
-                name: &user.display_name,
-                email: &user.email,
-            };
-            enqueue_link_mail(&mut tx, &state.config, now, Purpose::Reset, &to).await?;
-            let event = NewEvent::admin(
-                account_id,
-                Actor::User(user_id),
-                Action::Edit,
-                "User",
-                user_id,
-            )
-            .changed(["reset_mail"])
-            .tag("reset_mail");
-            events::insert(&mut tx, &event, &user.display_name, now).await?;
-        }
-        tx.commit().await
+        let per_address = throttle::hit(
+            &mut tx,
+            &format!("forgot:email:{}", email.to_lowercase()),
+            now,
+            FORGOT_WINDOW_MICROS,
+        )
+        .await?;
+        let per_client = throttle::hit(
+            &mut tx,
+            &format!("forgot:ip:{}", peer.ip()),
+            now,
+            FORGOT_WINDOW_MICROS,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, skybridge_store::StoreError>(
+            per_address <= FORGOT_PER_ADDRESS && per_client <= FORGOT_PER_CLIENT,
+        )
     }
     .await;
-    if let Err(e) = result {
-        return internal(e);
+    match allowed {
+        Ok(true) => {
+            // Looking the address up and queuing the mail happen after the answer.
+            let deferred = state.clone();
+            state.deferred.spawn(async move {
+                if let Err(e) = send_reset(&deferred, &email, &account, now).await {
+                    tracing::error!(error = %e, "queuing a password-reset mail failed");
+                }
+            });
+        }
+        Ok(false) => tracing::info!("password-reset request over the limit; no mail"),
+        Err(e) => return internal(e),
     }
-    state.mail.wake();
     render(
         StatusCode::OK,
         "Check your mail",
         "<p role=\"status\">If an account uses this address, a link to reset its password is on its way. \
          If your address is used in several accounts, enter your Account Number too.</p>",
     )
+}
+
+/// Queues the reset mail when exactly one active user of an active account signs in with `email` (narrowed by
+/// the Account Number); none or an ambiguous address gets nothing, and the requester is told the same.
+async fn send_reset(
+    state: &AppState,
+    email: &str,
+    account: &str,
+    now: i64,
+) -> skybridge_store::Result<()> {
+    let mut tx = state.store.begin().await?;
+    let found = users::find_by_email(&mut tx, email).await?;
+    let candidates: Vec<_> = found
+        .into_iter()
+        .filter(|(u, number, status)| {
+            u.active
+                && status == AccountStatus::Active.as_str()
+                && (account.is_empty() || account == number.to_string())
+        })
+        .collect();
+    let [(user, _, _)] = candidates.as_slice() else {
+        return Ok(());
+    };
+    let account_id = user
+        .account_id
+        .parse()
+        .map_err(skybridge_store::StoreError::corrupt)?;
+    let user_id = user.user_id()?;
+    let to = Recipient {
+        account_id,
+        user_id,
+        name: &user.display_name,
+        email: &user.email,
+    };
+    enqueue_link_mail(&mut tx, &state.config, now, Purpose::Reset, &to).await?;
+    let event = NewEvent::admin(
+        account_id,
+        Actor::User(user_id),
+        Action::Edit,
+        "User",
+        user_id,
+    )
+    .changed(["reset_mail"])
+    .tag("reset_mail");
+    events::insert(&mut tx, &event, &user.display_name, now).await?;
+    tx.commit().await?;
+    state.mail.wake();
+    Ok(())
 }

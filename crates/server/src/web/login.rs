@@ -19,13 +19,13 @@ use skybridge_store::sessions::{self, SessionRow, throttle};
 use skybridge_store::users::{self, UserRow};
 use subtle::ConstantTimeEq;
 
-use super::page::{alert, render};
+use super::page::{FormTarget, alert, render};
 use crate::auth::{hash_token, new_secret};
 use crate::mail::escape_html;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "sb_session";
-const CSRF_COOKIE: &str = "sb_csrf";
+pub(crate) const CSRF_COOKIE: &str = "sb_csrf";
 /// A session ends after this long without use…
 pub const IDLE_MICROS: i64 = 30 * 60 * 1_000_000;
 /// …and after this long in any case.
@@ -172,7 +172,7 @@ fn login_body(s: &Step<'_>) -> String {
 }
 
 /// Reuses the visitor's CSRF cookie or mints one.
-fn csrf_for(headers: &HeaderMap) -> (String, bool) {
+pub(crate) fn csrf_for(headers: &HeaderMap) -> (String, bool) {
     match cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 43) {
         Some(c) => (c, false),
         None => (new_secret(), true),
@@ -210,7 +210,58 @@ async fn login_form(
         error: None,
         hint: hint.as_deref(),
     };
-    page(&state, StatusCode::OK, &step, fresh)
+    let resp = page(&state, StatusCode::OK, &step, fresh);
+    allow_return(&state, &return_to, resp).await
+}
+
+/// Lets the forms of a sign-in page lead on to the application the sign-in returns to (see [`FormTarget`]):
+/// when `return_to` is an authorization request, the origin (or, for an app's own scheme, the scheme) of its
+/// redirect URI if that is registered for its client.
+pub(crate) async fn allow_return(
+    state: &AppState,
+    return_to: &str,
+    mut resp: Response,
+) -> Response {
+    if let Some(target) = return_target(state, return_to).await {
+        resp.extensions_mut().insert(target);
+    }
+    resp
+}
+
+async fn return_target(state: &AppState, return_to: &str) -> Option<FormTarget> {
+    let query = return_to
+        .strip_prefix(crate::oidc::AUTHORIZE_PATH)?
+        .strip_prefix('?')?;
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (client_id, redirect_uri) = (param("client_id")?, param("redirect_uri")?);
+    if client_id.len() > 100 {
+        return None;
+    }
+    let client = state.clients.get(state, client_id).await.ok()??;
+    if !client
+        .redirect_uris()
+        .ok()?
+        .iter()
+        .any(|r| r == redirect_uri)
+    {
+        return None;
+    }
+    let url = url::Url::parse(redirect_uri).ok()?;
+    let source = match url.origin() {
+        origin @ url::Origin::Tuple(..) => origin.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    // Registered URIs are validated, but the policy header must not be able to take another directive.
+    source
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ":/.-+[]".contains(c))
+        .then_some(FormTarget(source))
 }
 
 #[derive(Deserialize)]
@@ -248,6 +299,19 @@ async fn login_submit(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let return_to = safe_return(Some(&form.return_to));
+    let resp = login_step(&state, peer, headers, form, &return_to).await;
+    allow_return(&state, &return_to, resp).await
+}
+
+async fn login_step(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    form: LoginForm,
+    return_to: &str,
+) -> Response {
+    let state = state.clone();
+    let return_to = return_to.to_string();
     let cookie_csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
     if cookie_csrf.is_empty() || !same(&cookie_csrf, &form.csrf) {
         let (csrf, fresh) = csrf_for(&headers);

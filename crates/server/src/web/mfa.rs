@@ -19,7 +19,8 @@ use skybridge_store::users::{self, UserRow};
 use skybridge_store::{StoreError, Tx};
 
 use super::login::{
-    audit_failure, cookie, current_session, lock_for, same, set_cookie, signed_in, start_session,
+    allow_return, audit_failure, cookie, current_session, lock_for, same, set_cookie, signed_in,
+    start_session,
 };
 use super::page::{alert, render};
 use crate::auth::{hash_token, new_secret};
@@ -157,7 +158,16 @@ async fn check_code(
     Ok(mfa::use_recovery(tx, &scope, user_id, &hash).await?)
 }
 
-/// The second step of the sign-in: `code` for the challenge in the cookie.
+/// The throttle keys of second-factor failures: per user and per client address. They differ from the
+/// password step's keys, so a right password never clears them.
+fn second_factor_keys(user: &UserRow, peer: SocketAddr) -> (String, String) {
+    (
+        format!("otp:user:{}", user.id),
+        format!("otp:ip:{}", peer.ip()),
+    )
+}
+
+/// The second step of the sign-in: `code` (a TOTP or a recovery code) for the challenge in the cookie.
 pub async fn submit_code(
     state: &AppState,
     peer: SocketAddr,
@@ -165,7 +175,6 @@ pub async fn submit_code(
     csrf: &str,
     code: &str,
 ) -> Response {
-    let _ = peer;
     let Some(token) = cookie(headers, CHALLENGE_COOKIE) else {
         return start_over(
             StatusCode::BAD_REQUEST,
@@ -181,25 +190,29 @@ pub async fn submit_code(
         };
         let scope = AccountScope::for_system(ch.account_id.parse()?);
         let user = users::get(&mut db, &scope, ch.user_id.parse()?).await?;
-        drop(db);
         let Some(user) = user.filter(|u| u.active) else {
             return Ok(Outcome::Expired);
         };
-        let user_key = format!("user:{}", user.email.to_lowercase());
-        if let Some(until) =
-            throttle::locked_until(&mut state.store.handle().await?, &user_key, now).await?
-        {
+        // Counted apart from the password's counters, which a right password clears: otherwise whoever knows
+        // the password could guess codes without end, a few per challenge.
+        let (user_key, ip_key) = second_factor_keys(&user, peer);
+        if let (Some(until), _) = throttle::check(&mut db, [&user_key, &ip_key], now).await? {
             return Ok(Outcome::Locked((until - now) / 1_000_000 + 1));
         }
+        drop(db);
         let mut tx = state.store.begin().await?;
         if code.len() <= 20 && check_code(state, &mut tx, &user, code).await? {
             mfa::delete_challenge(&mut tx, &hash).await?;
+            // Both factors were right: the user's code counter starts over (the client's does not).
+            throttle::reset(&mut tx, &user_key).await?;
             let session = start_session(&mut tx, &user, "pwd otp", now).await?;
             tx.commit().await?;
             return Ok(Outcome::Done(session, ch.return_to));
         }
         let attempts = mfa::challenge_failed(&mut tx, &hash).await?;
         throttle::record_failure(&mut tx, &user_key, now, WINDOW_MICROS, lock_for).await?;
+        // A client is allowed more failures than one user: it may be a shared office NAT.
+        throttle::record_failure(&mut tx, &ip_key, now, WINDOW_MICROS, |f| lock_for(f / 4)).await?;
         audit_failure(&mut tx, &user, "wrong verification code", now).await?;
         if attempts >= MAX_ATTEMPTS {
             mfa::delete_challenge(&mut tx, &hash).await?;
@@ -207,7 +220,7 @@ pub async fn submit_code(
             return Ok(Outcome::Expired);
         }
         tx.commit().await?;
-        Ok(Outcome::Wrong)
+        Ok(Outcome::Wrong(ch.return_to))
     }
     .await;
     match result {
@@ -217,15 +230,18 @@ pub async fn submit_code(
                 .append(SET_COOKIE, set_cookie(state, CHALLENGE_COOKIE, "", 0));
             resp
         }
-        Ok(Outcome::Wrong) => code_page(
-            state,
-            csrf,
-            "",
-            Some((
-                StatusCode::UNAUTHORIZED,
-                "That code is not right. Try the current code.",
-            )),
-        ),
+        Ok(Outcome::Wrong(return_to)) => {
+            let page = code_page(
+                state,
+                csrf,
+                "",
+                Some((
+                    StatusCode::UNAUTHORIZED,
+                    "That code is not right. Try the current code.",
+                )),
+            );
+            allow_return(state, &return_to, page).await
+        }
         Ok(Outcome::Locked(secs)) => {
             let mut resp = start_over(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -246,7 +262,8 @@ pub async fn submit_code(
 
 enum Outcome {
     Done(String, String),
-    Wrong,
+    /// With the challenge's return address.
+    Wrong(String),
     Locked(i64),
     Expired,
 }

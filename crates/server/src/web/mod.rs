@@ -10,5 +10,8 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    links::router().merge(login::router()).merge(mfa::router())
+    links::router()
+        .merge(login::router())
+        .merge(mfa::router())
+        .layer(axum::middleware::from_fn(page::portal_headers))
 }

@@ -1,6 +1,8 @@
 //! The page frame shared by the sign-in portal pages.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::mail::escape_html;
@@ -23,11 +25,58 @@ pub fn render(status: StatusCode, title: &str, body: &str) -> Response {
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // No `form-action` here: the provider's own pages (sign-out confirmation) post forms that end in a
+    // redirect to a registered application, which browsers check against it. The portal's layer adds it.
+    h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
+    resp
+}
+
+/// The portal's Content-Security-Policy: the console's rules (forms only back to us, no `<base>`, never
+/// framed) with the inline style of these pages.
+const PORTAL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
+
+/// A further target the forms of a portal page may lead to: the registered redirect URI of the application
+/// a sign-in returns to. Browsers check `form-action` against every redirect that follows a form's
+/// submission, and a sign-in ends by redirecting to the application.
+#[derive(Debug, Clone)]
+pub struct FormTarget(pub String);
+
+/// The headers of every `/auth/*` response, pages and redirects alike (the console's policy, see
+/// `console::secure`).
+pub async fn portal_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let target = resp.extensions_mut().remove::<FormTarget>();
+    let csp = match target {
+        Some(FormTarget(source)) => HeaderValue::from_str(&PORTAL_CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {source}"),
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(PORTAL_CSP)),
+        None => HeaderValue::from_static(PORTAL_CSP),
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     resp
 }
 

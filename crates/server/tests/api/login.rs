@@ -460,6 +460,70 @@ async fn signed_in_user_changes_password(app: TestApp) {
     assert_eq!(sign_in("the second passphrase").await.status(), 303);
 }
 
+/// Every `/auth/*` response — pages, redirects and refusals, signed in or not — carries the console's header
+/// policy: no MIME sniffing, forms only back to us, no `<base>`, never framed, never cached.
+async fn portal_headers_on_every_page(app: TestApp) {
+    let a = app.create_account("Headers Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    register(&app, &aid, "hal@headers.example", "hal's long passphrase").await;
+    let check = |what: &str, page: &crate::browser::Page| {
+        let h = &page.headers;
+        let get = |name: &str| {
+            h.get(name)
+                .unwrap_or_else(|| panic!("{what}: no {name} ({})", page.status))
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+        let csp = get("content-security-policy");
+        for rule in [
+            "default-src 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(rule), "{what}: {rule} not in {csp}");
+        }
+        assert_eq!(get("x-frame-options"), "DENY", "{what}");
+        assert_eq!(get("cache-control"), "no-store", "{what}");
+    };
+    let b = crate::browser::Browser::new(&app.base);
+    for path in [
+        "/auth/login",
+        "/auth/login?return_to=/auth/account",
+        "/auth/forgot",
+        "/auth/reset?token=unknown",
+        "/auth/welcome?token=unknown",
+        "/auth/account",
+        "/auth/mfa",
+    ] {
+        let page = b.get(path).await;
+        check(&format!("GET {path} signed out"), &page);
+    }
+    let refused = b
+        .post("/auth/login", &[("csrf", "forged"), ("step", "identify")])
+        .await;
+    assert_eq!(refused.status, 403);
+    check("POST /auth/login refused", &refused);
+    let forgot = b.post("/auth/forgot", &[("email", "x@y.example")]).await;
+    check("POST /auth/forgot refused", &forgot);
+    let signed = b
+        .sign_in("hal@headers.example", "hal's long passphrase")
+        .await;
+    assert_eq!(signed.status, 303);
+    check("POST /auth/login signed in", &signed);
+    for path in ["/auth/account", "/auth/mfa"] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        check(&format!("GET {path} signed in"), &page);
+    }
+    let csrf = b.get("/auth/account").await.hidden("csrf");
+    let out = b.post("/auth/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    check("POST /auth/logout", &out);
+}
+
 backend_tests!(
     signed_in_user_changes_password,
     sign_in_sign_out,
@@ -467,4 +531,5 @@ backend_tests!(
     account_number_when_the_address_is_shared,
     guessing_is_locked_out,
     deactivation_ends_sessions,
+    portal_headers_on_every_page,
 );

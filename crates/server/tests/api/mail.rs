@@ -1,5 +1,7 @@
 use skybridge_testkit::{TestApp, backend_tests, json};
 
+use crate::browser::{Browser, Page};
+
 /// The link a queued mail carries, read from the account's outbox through the API.
 async fn last_link(app: &TestApp, account: &str, kind: &str) -> String {
     let (status, mail) = app
@@ -236,6 +238,98 @@ async fn resend_replaces_earlier_links(app: TestApp) {
     assert_eq!(status, 403);
 }
 
+/// Asks for a reset link through the form, as a browser does (the form's CSRF token included).
+async fn forgot(b: &Browser, email: &str) -> Page {
+    let form = b.get("/auth/forgot").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.hidden("csrf");
+    b.post(
+        "/auth/forgot",
+        &[("csrf", &csrf), ("email", email), ("account", "")],
+    )
+    .await
+}
+
+/// The reset mails queued for an account.
+async fn reset_mails(app: &TestApp, account: &str) -> usize {
+    app.settle().await;
+    let (status, mail) = app
+        .get(&app.token, &format!("/api/v1/accounts/{account}/mail"))
+        .await;
+    assert_eq!(status, 200, "{mail}");
+    mail.as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "reset")
+        .count()
+}
+
+/// `/auth/forgot` sends a few mails per address and answers a few more requests per client with mail, then
+/// answers the same page without sending: no mail bombing, and the limit tells nothing about the address.
+async fn reset_requests_are_limited(app: TestApp) {
+    let a = app.create_account("Flood Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    app.create_user(&aid, "victim@flood.example", "user").await;
+    app.create_user(&aid, "bystander@flood.example", "user")
+        .await;
+    let b = Browser::new(&app.base);
+    let expected = forgot(&b, "nobody@flood.example").await;
+    assert_eq!(expected.status, 200);
+    for _ in 0..12 {
+        let page = forgot(&b, "victim@flood.example").await;
+        assert_eq!(
+            (page.status.as_u16(), &page.body),
+            (200, &expected.body),
+            "the same answer within the limit and past it"
+        );
+    }
+    assert_eq!(reset_mails(&app, &aid).await, 3, "three mails per address");
+    // The client has now asked 13 times; a few more unknown addresses use up its 20…
+    for i in 0..7 {
+        let page = forgot(&b, &format!("nobody{i}@flood.example")).await;
+        assert_eq!(page.body, expected.body);
+    }
+    // …so a known address it asks for next gets no mail either, and the same page.
+    let page = forgot(&b, "bystander@flood.example").await;
+    assert_eq!((page.status.as_u16(), &page.body), (200, &expected.body));
+    assert_eq!(
+        reset_mails(&app, &aid).await,
+        3,
+        "nothing more from this client"
+    );
+}
+
+/// The reset form carries a CSRF token (the sign-in pages' double-submit cookie); a request without the
+/// right one is refused and sends nothing.
+async fn reset_request_needs_csrf(app: TestApp) {
+    let a = app.create_account("Csrf Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    app.create_user(&aid, "careful@csrf.example", "user").await;
+    // No cookie, no token: a cross-site form.
+    let (status, body) = form(
+        &app,
+        "/auth/forgot",
+        &[("email", "careful@csrf.example"), ("account", "")],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // The cookie but a forged token.
+    let b = Browser::new(&app.base);
+    assert_eq!(b.get("/auth/forgot").await.status, 200);
+    assert!(b.cookie("sb_csrf").is_some());
+    let forged = b
+        .post(
+            "/auth/forgot",
+            &[("csrf", "forged"), ("email", "careful@csrf.example")],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(reset_mails(&app, &aid).await, 0);
+    let ok = forgot(&b, "careful@csrf.example").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(reset_mails(&app, &aid).await, 1);
+}
+
 async fn password_reset_flows(app: TestApp) {
     let a = app.create_account("Reset Co").await;
     let aid = a["id"].as_str().unwrap().to_string();
@@ -243,21 +337,14 @@ async fn password_reset_flows(app: TestApp) {
     let uid = user["id"].as_str().unwrap().to_string();
 
     // Self-service: a known address gets a mail, an unknown one the same page and nothing.
-    let (status, known) = form(
-        &app,
-        "/auth/forgot",
-        &[("email", "Forgetful@Reset.com"), ("account", "")],
-    )
-    .await;
-    assert_eq!(status, 200);
-    let (status, unknown) = form(
-        &app,
-        "/auth/forgot",
-        &[("email", "nobody@reset.com"), ("account", "")],
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(known, unknown, "no user enumeration");
+    let b = Browser::new(&app.base);
+    let known = forgot(&b, "Forgetful@Reset.com").await;
+    assert_eq!(known.status, 200);
+    let unknown = forgot(&b, "nobody@reset.com").await;
+    assert_eq!(unknown.status, 200);
+    assert_eq!(known.body, unknown.body, "no user enumeration");
+    // The mail is queued after the answer.
+    app.settle().await;
     let (_, mail) = app
         .get(&app.token, &format!("/api/v1/accounts/{aid}/mail"))
         .await;
@@ -339,5 +426,7 @@ async fn password_reset_flows(app: TestApp) {
 backend_tests!(
     welcome_mail_sets_the_password_once,
     resend_replaces_earlier_links,
-    password_reset_flows
+    password_reset_flows,
+    reset_requests_are_limited,
+    reset_request_needs_csrf
 );

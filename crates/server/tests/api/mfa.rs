@@ -231,4 +231,134 @@ async fn enrol_sign_in_and_reset(app: TestApp, clock: Arc<ManualClock>) {
     assert!(events.to_string().contains("disabled"), "{events}");
 }
 
-clock_tests!(enrol_sign_in_and_reset);
+/// Gives `email` (a new user of `account`) the test password and turns on two-step verification through the
+/// pages; returns the TOTP seed.
+async fn enrolled(app: &TestApp, clock: &ManualClock, account: &str, email: &str) -> Vec<u8> {
+    let (user, _) = app.create_user(account, email, "user").await;
+    let uid = user["id"].as_str().unwrap();
+    let (s, _) = app
+        .call(
+            &app.token,
+            Method::PUT,
+            &format!("/api/v1/accounts/{account}/users/{uid}/password"),
+            Some(&json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let b = Browser::new(&app.base);
+    assert_eq!(b.sign_in(email, PASSWORD).await.status, 303);
+    let csrf = b.get("/auth/mfa").await.hidden("csrf");
+    let setup = b.post("/auth/mfa/setup", &[("csrf", &csrf)]).await;
+    let seed = totp::seed_from_base32(code_text(&setup.body, "by hand")).unwrap();
+    let done = b
+        .post(
+            "/auth/mfa/confirm",
+            &[("csrf", &csrf), ("code", &code_at(&seed, clock))],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    seed
+}
+
+/// A sign-in up to the code step: the browser holds the challenge; returns the form's CSRF token.
+async fn at_code_step(b: &Browser, email: &str) -> String {
+    let step = b.sign_in(email, PASSWORD).await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    assert!(step.body.contains("autocomplete=\"one-time-code\""));
+    step.hidden("csrf")
+}
+
+/// Wrong second factors (TOTP and recovery codes alike) are counted per user, apart from the password's
+/// counter: the right password, then four wrong codes, over and over from one client, is locked after five,
+/// and the lock holds through another right password until it ends.
+async fn second_factor_guessing_is_locked(app: TestApp, clock: Arc<ManualClock>) {
+    let a = app.create_account("Guess Co").await;
+    let account = a["id"].as_str().unwrap().to_string();
+    let email = "vic@guess.example";
+    let seed = enrolled(&app, &clock, &account, email).await;
+
+    let mut wrong = 0;
+    let mut locked = None;
+    'attack: for _ in 0..15 {
+        let b = Browser::new(&app.base);
+        let csrf = at_code_step(&b, email).await;
+        for i in 0..4 {
+            let guess = if i % 2 == 0 { "123456" } else { "abcde-fghjk" };
+            let page = submit_code(&b, &csrf, guess).await;
+            match page.status.as_u16() {
+                401 => wrong += 1,
+                429 => {
+                    locked = Some(page);
+                    break 'attack;
+                }
+                other => panic!("{other}: {}", page.body),
+            }
+        }
+    }
+    let locked = locked.expect("60 wrong codes without a lock");
+    assert_eq!(wrong, 5, "locked after the fifth wrong code");
+    let retry: i64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=31).contains(&retry), "{retry}");
+
+    // The right password does not clear it: even the right code waits until the lock ends.
+    let b = Browser::new(&app.base);
+    let csrf = at_code_step(&b, email).await;
+    let refused = submit_code(&b, &csrf, &code_at(&seed, &clock)).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+
+    // Each wrong code is in the account's history.
+    let (_, failures) = app
+        .get(
+            &app.token,
+            &format!("/api/v1/accounts/{account}/events?action=Sign-in%20Failed"),
+        )
+        .await;
+    let audited = failures["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.to_string().contains("wrong verification code"))
+        .count();
+    assert_eq!(audited, wrong, "{failures}");
+
+    clock.advance(retry * 1_000_000);
+    let ok = submit_code(&b, &csrf, &code_at(&seed, &clock)).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+}
+
+/// Wrong codes are also counted per client address: users taking turns from one address are locked out
+/// together after twenty, whoever's code is next (an office NAT gets more than one user's five).
+async fn second_factor_guessing_is_locked_per_client(app: TestApp, clock: Arc<ManualClock>) {
+    let a = app.create_account("Many Co").await;
+    let account = a["id"].as_str().unwrap().to_string();
+    let mut seeds = Vec::new();
+    for i in 0..6 {
+        let email = format!("u{i}@many.example");
+        seeds.push((
+            email.clone(),
+            enrolled(&app, &clock, &account, &email).await,
+        ));
+    }
+    for (email, _) in &seeds[..5] {
+        let b = Browser::new(&app.base);
+        let csrf = at_code_step(&b, email).await;
+        for _ in 0..4 {
+            assert_eq!(submit_code(&b, &csrf, "654321").await.status, 401);
+        }
+    }
+    let (email, seed) = &seeds[5];
+    let b = Browser::new(&app.base);
+    let csrf = at_code_step(&b, email).await;
+    let refused = submit_code(&b, &csrf, &code_at(seed, &clock)).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+}
+
+clock_tests!(
+    enrol_sign_in_and_reset,
+    second_factor_guessing_is_locked,
+    second_factor_guessing_is_locked_per_client
+);

@@ -972,7 +972,8 @@ async fn client_registration_api(app: TestApp) {
     );
 }
 
-/// Guessing client secrets is throttled per address like API tokens: 429 with Retry-After.
+/// Guessing client secrets is throttled per address like API tokens: 429 with Retry-After, for the wrong
+/// secrets only.
 async fn client_authentication_is_throttled(app: TestApp) {
     let w = world(&app, "nina@oidc.example").await;
     let svc = register(
@@ -1003,19 +1004,79 @@ async fn client_authentication_is_throttled(app: TestApp) {
     );
     let retry: i64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    // Even the right secret waits until the window is over.
+    // Only failures are throttled: the right secret from the same address (another client behind the same
+    // NAT) is served, while wrong ones keep getting 429.
     let secret = svc["client_secret"].as_str().unwrap();
-    let (s, _, _) = token(
-        &app,
-        &[("grant_type", "client_credentials")],
-        Some((id, secret)),
-    )
-    .await;
-    assert_eq!(s, 429);
+    for _ in 0..3 {
+        let (s, body, _) = token(
+            &app,
+            &[("grant_type", "client_credentials")],
+            Some((id, secret)),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        assert!(body["access_token"].is_string(), "{body}");
+        let (s, _, _) = token(
+            &app,
+            &[("grant_type", "client_credentials")],
+            Some((id, "sbcs_guess")),
+        )
+        .await;
+        assert_eq!(s, 429);
+    }
+}
+
+/// A sign-in that returns to an application lets its pages' forms lead on to the application's registered
+/// redirect URI (browsers check `form-action` against the redirect that ends the sign-in); an unregistered one
+/// named in `return_to` is not let in.
+async fn sign_in_form_action_names_the_registered_redirect(app: TestApp) {
+    let w = world(&app, "fay@oidc.example").await;
+    let client = public_client(&app, &w.account).await;
+    let b = Browser::new(&app.base);
+    let r = b.get(&authorize_path(&client, &[])).await;
+    let login = b.get(r.location.as_deref().unwrap()).await;
+    let csp = |page: &crate::browser::Page| {
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let allowed = "form-action 'self' http://127.0.0.1:9;";
+    assert!(csp(&login).contains(allowed), "{}", csp(&login));
+    let password_step = b
+        .post(
+            "/auth/login",
+            &[
+                ("csrf", &login.hidden("csrf")),
+                ("return_to", &login.hidden("return_to")),
+                ("step", "identify"),
+                ("email", &w.email),
+            ],
+        )
+        .await;
+    assert_eq!(password_step.status, 200);
+    assert!(
+        csp(&password_step).contains(allowed),
+        "{}",
+        csp(&password_step)
+    );
+    let forged = format!(
+        "/auth/login?{}",
+        serde_urlencoded::to_string([(
+            "return_to",
+            authorize_path(&client, &[("redirect_uri", "https://evil.example/cb")])
+        )])
+        .unwrap()
+    );
+    let page = b.get(&forged).await;
+    assert_eq!(page.status, 200);
+    assert!(csp(&page).contains("form-action 'self';"), "{}", csp(&page));
+    assert!(!csp(&page).contains("evil"), "{}", csp(&page));
 }
 
 backend_tests!(
     client_authentication_is_throttled,
+    sign_in_form_action_names_the_registered_redirect,
     discovery_and_keys,
     code_flow_refresh_and_reuse,
     authorize_errors,

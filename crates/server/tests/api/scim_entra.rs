@@ -1225,6 +1225,10 @@ async fn entra_user_lifecycle(app: TestApp) {
             .await
             .contains(&id)
     );
+    // Deactivation deleted the user's API tokens for good: the old one stays refused, a new one works.
+    let (status, _) = app.get(&user_token, "/api/v1/me").await;
+    assert_eq!(status, 401, "tokens do not come back with the user");
+    let user_token = app.token_for(&aid, &id).await;
     let (status, _) = app.get(&user_token, "/api/v1/me").await;
     assert_eq!(status, 200);
 

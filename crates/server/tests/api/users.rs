@@ -325,7 +325,59 @@ fn urlencoding(q: &str) -> String {
     url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
 }
 
+/// Deactivation revokes a user's API tokens for good, on every path that deactivates (the admin API, which
+/// the console uses, and SCIM): reactivating the user does not bring them back.
+async fn deactivation_revokes_api_tokens_for_good(app: TestApp) {
+    let a = app.create_account("Revoke Co").await;
+    let aid = a["id"].as_str().unwrap().to_string();
+    let (user, token) = app.create_user(&aid, "gone@revoke.example", "user").await;
+    let uid = user["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/accounts/{aid}/users/{uid}");
+    assert_eq!(app.get(&token, "/api/v1/me").await.0, 200);
+    let (s, body) = app
+        .patch(&app.token, &path, &json!({ "active": false }))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(app.get(&token, "/api/v1/me").await.0, 401);
+    let (s, body) = app
+        .patch(&app.token, &path, &json!({ "active": true }))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = app.get(&token, "/api/v1/me").await;
+    assert_eq!(s, 401, "the old token stays revoked: {body}");
+    let (_, tokens) = app.get(&app.token, &format!("{path}/tokens")).await;
+    assert_eq!(tokens, json!([]), "the token is gone from the list too");
+    // A new token works: the user is active again.
+    let fresh = app.token_for(&aid, &uid).await;
+    assert_eq!(app.get(&fresh, "/api/v1/me").await.0, 200);
+
+    // SCIM active=false (Entra ID) does the same.
+    let (sid, scim) = app.scim_account("Revoke Sync").await;
+    let u = crate::scim_entra::create_user(
+        &scim,
+        &crate::scim_entra::entra_user("synced@contoso.com", "synced@contoso.com"),
+    )
+    .await;
+    let su = u["id"].as_str().unwrap().to_string();
+    let token = app.token_for(&sid, &su).await;
+    assert_eq!(app.get(&token, "/api/v1/me").await.0, 200);
+    for active in [false, true] {
+        crate::scim_entra::patch_ok(
+            &scim,
+            &format!("/Users/{su}"),
+            json!([{ "op": "replace", "path": "active", "value": active }]),
+        )
+        .await;
+    }
+    let (s, body) = app.get(&token, "/api/v1/me").await;
+    assert_eq!(
+        s, 401,
+        "the old token stays revoked after SCIM reactivation: {body}"
+    );
+}
+
 backend_tests!(
+    deactivation_revokes_api_tokens_for_good,
     crud_search_and_filters,
     user_bad_input,
     account_admin_limits,

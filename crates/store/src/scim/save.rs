@@ -1,5 +1,6 @@
 //! Writing a provisioned user in one transaction: the uniqueness check, the platform row, the SCIM row (with an
-//! optimistic version check on update), ending sessions and grants on deactivation, and the audit event.
+//! optimistic version check on update), ending sessions and grants and deleting API tokens on deactivation
+//! (what `users::revoke_access` does elsewhere, inlined here to stay one statement), and the audit event.
 //!
 //! On SQLite the whole write runs as one queued transaction on the writer connection (one thread hand-off
 //! instead of one per statement); on PostgreSQL as a transaction of the same statements.
@@ -23,7 +24,7 @@ pub struct Save {
     /// On update, the platform row's `modified_at` as read: an admin's change in between (a deactivation, a
     /// role) makes the write stale instead of being overwritten.
     pub read_modified_at: i64,
-    /// The user goes from active to inactive: sessions end and grants are revoked.
+    /// The user goes from active to inactive: sessions end, grants are revoked, API tokens are deleted.
     pub deactivate: bool,
     /// Numbers that must be unique, with the attribute each is reported as.
     pub phones: Vec<(&'static str, String)>,
@@ -121,7 +122,8 @@ async fn save_pg(pool: &sqlx::PgPool, scope: &AccountScope, s: Save) -> Result<S
                WHERE account_id = $1 AND id IN (SELECT user_id FROM w)), \
              ds AS (DELETE FROM sessions WHERE $45 AND account_id = $1 AND user_id IN (SELECT user_id FROM w)), \
              dg AS (UPDATE oauth_grants SET revoked_at = $23 WHERE $45 AND account_id = $1 \
-               AND user_id IN (SELECT user_id FROM w) AND revoked_at IS NULL)"
+               AND user_id IN (SELECT user_id FROM w) AND revoked_at IS NULL), \
+             dt AS (DELETE FROM api_tokens WHERE $45 AND account_id = $1 AND user_id IN (SELECT user_id FROM w))"
             .to_string(),
     };
     let sql = format!(
@@ -293,6 +295,10 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                     "UPDATE oauth_grants SET revoked_at = $3 WHERE account_id = $1 AND user_id = $2 \
                      AND revoked_at IS NULL",
                     named_params! { "$1": account, "$2": u.id, "$3": u.modified_at },
+                )?;
+                tx.execute(
+                    "DELETE FROM api_tokens WHERE account_id = $1 AND user_id = $2",
+                    named_params! { "$1": account, "$2": u.id },
                 )?;
             }
             let e = &event;
