@@ -253,6 +253,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::scim::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::edge::refuse_control_characters))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
