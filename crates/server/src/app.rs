@@ -88,6 +88,18 @@ impl Application {
             None => open_store(&config).await?,
         };
         store.migrate().await?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let mut config = config;
+        // Listening on port 0 picks a port now: links (first start's setup link among them) and the OIDC
+        // issuer must carry the real one.
+        if config.listen.port() == 0
+            && config
+                .public_url
+                .as_deref()
+                .is_none_or(|u| u == format!("http://{}", config.listen))
+        {
+            config.public_url = Some(format!("http://{}", listener.local_addr()?));
+        }
         let bootstrapped = bootstrap::run(&store, &config, clock.as_ref()).await?;
         // Calibrated on first use (the first password set or checked), not at start.
         let hasher = hasher.unwrap_or_else(|| {
@@ -97,17 +109,6 @@ impl Application {
             )
         });
         let secrets = Arc::new(load_secret_key(&config)?);
-        let listener = TcpListener::bind(config.listen).await?;
-        let mut config = config;
-        // Listening on port 0 picks a port now: links and the OIDC issuer must carry the real one.
-        if config.listen.port() == 0
-            && config
-                .public_url
-                .as_deref()
-                .is_none_or(|u| u == format!("http://{}", config.listen))
-        {
-            config.public_url = Some(format!("http://{}", listener.local_addr()?));
-        }
         let scim_rate = config.scim_requests_per_second;
         let state = AppState {
             store,

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The first partner administrator's token (printed at first start).
     pub token: String,
+    /// The first partner administrator's one-time setup link (printed at first start).
+    pub setup_link: String,
     pub partner_id: String,
     pub admin_id: String,
     pub store: Store,
@@ -146,6 +148,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             backend,
             token: boot.admin_token,
+            setup_link: boot.setup_link,
             partner_id: boot.partner_id.to_string(),
             admin_id: boot.admin_id.to_string(),
             store,
