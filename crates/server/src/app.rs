@@ -269,14 +269,26 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
+/// How long `/readyz` waits for the store: load balancers probe often with short timeouts of their own, and a
+/// database that does not answer a trivial query this fast is not ready for traffic.
+const READY_TIMEOUT: Duration = Duration::from_millis(800);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "store not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
-        }
-    }
+    let why = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {READY_TIMEOUT:?}"),
+    };
+    tracing::warn!(error = %why, "store not ready");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(
+            axum::http::header::RETRY_AFTER,
+            crate::error::RETRY_AFTER_SECS.to_string(),
+        )],
+        "store unavailable",
+    )
+        .into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
