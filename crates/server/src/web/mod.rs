@@ -1,5 +1,6 @@
 //! Server-rendered pages. Plain HTML forms that work without JavaScript.
 
+pub mod icon;
 pub mod links;
 pub mod login;
 pub mod mfa;
@@ -10,5 +11,8 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    links::router().merge(login::router()).merge(mfa::router())
+    links::router()
+        .merge(login::router())
+        .merge(mfa::router())
+        .merge(icon::router())
 }
