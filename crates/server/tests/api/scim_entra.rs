@@ -2022,10 +2022,9 @@ async fn stored_only_phone_numbers_are_kept_as_sent(app: TestApp) {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{kind}: {}", r.body);
         assert_eq!(r.body["scimType"], "invalidValue");
         assert!(
-            r.body["detail"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("phoneNumbers[type eq \"{kind}\"].value \"6135550144\" is not an E.164 number")),
+            r.body["detail"].as_str().unwrap().contains(&format!(
+                "phoneNumbers[type eq \"{kind}\"].value \"6135550144\" is not an E.164 number"
+            )),
             "{}",
             r.body
         );
