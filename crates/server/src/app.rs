@@ -101,6 +101,17 @@ impl Application {
             config.public_url = Some(format!("http://{}", listener.local_addr()?));
         }
         let bootstrapped = bootstrap::run(&store, &config, clock.as_ref()).await?;
+        // SQLite is one node's store: a job it shows running was cut off when this node last stopped (a crash,
+        // kill -9). Resume it now rather than after its lease runs out. On PostgreSQL another node may hold it.
+        if store.backend() == skybridge_store::Backend::Sqlite {
+            let resumed = skybridge_store::jobs::resume_orphans(&store, clock.now_micros()).await?;
+            if resumed > 0 {
+                tracing::info!(
+                    jobs = resumed,
+                    "resuming jobs cut off when the server last stopped"
+                );
+            }
+        }
         // Calibrated on first use (the first password set or checked), not at start.
         let hasher = hasher.unwrap_or_else(|| {
             Hasher::calibrated(
