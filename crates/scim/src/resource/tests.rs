@@ -378,6 +378,38 @@ fn stored_only_phone_types_are_kept_as_sent() {
     }
 }
 
+/// Names and keys are single lines; other text (an address) may span several.
+#[test]
+fn names_and_keys_are_single_lines() {
+    let base = json!({
+        "schemas": [USER],
+        "userName": "l@example.com",
+        "emails": [{ "value": "l@example.com", "type": "work" }],
+    });
+    for (path, value) in [
+        ("userName", json!("l@example.com\nx")),
+        ("externalId", json!("a\rb")),
+        ("displayName", json!("Ann\tLee")),
+        ("name", json!({ "givenName": "A\nnn" })),
+    ] {
+        let mut doc = base.clone();
+        doc[path] = value;
+        let e = normalize(ResourceKind::User, &doc).unwrap_err();
+        assert_eq!(e.scim_type, Some("invalidValue"), "{path}");
+        assert!(e.detail.contains("single line"), "{path}: {}", e.detail);
+    }
+    let mut doc = base.clone();
+    doc["addresses"] = json!([{ "type": "work", "streetAddress": "1 Main St\nSuite 2" }]);
+    assert!(normalize(ResourceKind::User, &doc).is_ok());
+    let group = json!({ "schemas": [GROUP], "displayName": "Sales\nEast" });
+    let e = normalize(ResourceKind::Group, &group).unwrap_err();
+    assert!(
+        e.detail.contains("displayName must be a single line"),
+        "{}",
+        e.detail
+    );
+}
+
 #[test]
 fn changed_names() {
     let before = json!({"userName": "u", "name": {"givenName": "A", "familyName": "B"}, "active": true,

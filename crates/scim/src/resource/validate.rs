@@ -25,8 +25,31 @@ pub(crate) fn document(kind: ResourceKind, doc: &Map<String, Value>) -> Result<(
     }
 }
 
+/// The attributes the platform keeps as one-line names and keys: a line break or other control character in
+/// one would show in lists and logs as something else than what was sent.
+const USER_LINES: [&str; 3] = ["userName", "externalId", "displayName"];
+const NAME_LINES: [&str; 3] = ["givenName", "familyName", "formatted"];
+const GROUP_LINES: [&str; 2] = ["displayName", "externalId"];
+
+fn single_line(attr: &str, v: Option<&Value>) -> Result<()> {
+    match v.and_then(Value::as_str) {
+        Some(s) if s.chars().any(char::is_control) => Err(ScimError::invalid_value(format!(
+            "{attr} must be a single line without control characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn user(doc: &Map<String, Value>) -> Result<()> {
     require_string(doc, "userName")?;
+    for attr in USER_LINES {
+        single_line(attr, doc.get(attr))?;
+    }
+    if let Some(name) = doc.get("name").and_then(Value::as_object) {
+        for sub in NAME_LINES {
+            single_line(&format!("name.{sub}"), name.get(sub))?;
+        }
+    }
     let emails = entries(doc, "emails");
     if emails.is_empty() {
         return Err(ScimError::invalid_value(
@@ -50,6 +73,9 @@ fn user(doc: &Map<String, Value>) -> Result<()> {
 
 fn group(doc: &Map<String, Value>) -> Result<()> {
     require_string(doc, "displayName")?;
+    for attr in GROUP_LINES {
+        single_line(attr, doc.get(attr))?;
+    }
     for m in entries(doc, "members") {
         if m.get("value")
             .and_then(Value::as_str)

@@ -254,6 +254,11 @@ async fn nul_is_refused_at_every_edge_in_its_protocols_format(app: TestApp) {
         )
         .await;
     assert_eq!(status, 400, "{body}");
+    let mut doc = user("userName");
+    doc["userName"] = json!("line@edge.example\nsecond line");
+    let r = scim.post("/Users", &doc).await;
+    assert_eq!(r.status, 400, "a line break in userName: {}", r.body);
+    assert_eq!(r.body["scimType"], "invalidValue");
     let r = scim.post("/Users", &user("nickName")).await;
     assert_eq!(r.status, 400);
     let mut doc = user("title");
