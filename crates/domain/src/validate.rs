@@ -126,6 +126,33 @@ fn line(field: &str, s: &str, max: usize) -> Result<String, ValidationError> {
     Ok(s.to_string())
 }
 
+/// Whether `c` may not be stored in text: NUL (PostgreSQL cannot store it in text columns, and C strings,
+/// CSV readers and logs end at it), the other C0 controls and DEL. `multiline` text (descriptions, notes)
+/// may hold tab, CR and LF. Single-line fields are held to the stricter [`required_text`] on top.
+pub fn is_forbidden_control(c: char, multiline: bool) -> bool {
+    (c < ' ' && !(multiline && matches!(c, '\t' | '\r' | '\n'))) || c == '\u{7f}'
+}
+
+/// The first character of `s` that [`is_forbidden_control`] refuses.
+pub fn forbidden_control(s: &str, multiline: bool) -> Option<char> {
+    s.chars().find(|&c| is_forbidden_control(c, multiline))
+}
+
+/// `s` as text that may be stored: refused with the offending character named (`U+0000`) when it holds one
+/// [`is_forbidden_control`] refuses.
+pub fn storable(field: &str, s: &str, multiline: bool) -> Result<(), ValidationError> {
+    match forbidden_control(s, multiline) {
+        None => Ok(()),
+        Some(c) => Err(ValidationError::new(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                u32::from(c)
+            ),
+        )),
+    }
+}
+
 /// A PBX extension: digits, optionally with `*` or `#`, up to [`EXTENSION_MAX`].
 pub fn extension(field: &str, raw: &str) -> Result<String, ValidationError> {
     let s = raw.trim();
@@ -224,6 +251,27 @@ mod tests {
         ] {
             assert!(e164("mobile", bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn control_characters() {
+        for c in ['\u{0}', '\u{1}', '\u{1b}', '\u{1f}', '\u{7f}'] {
+            assert!(is_forbidden_control(c, true), "{c:?}");
+            assert!(is_forbidden_control(c, false), "{c:?}");
+        }
+        for c in ['\t', '\r', '\n'] {
+            assert!(!is_forbidden_control(c, true), "{c:?}");
+            assert!(is_forbidden_control(c, false), "{c:?}");
+        }
+        for c in [' ', 'a', '~', '\u{80}', 'é', '€'] {
+            assert!(!is_forbidden_control(c, false), "{c:?}");
+        }
+        assert_eq!(
+            storable("q", "a\u{0}b", true).unwrap_err().message,
+            "must not contain control characters (found U+0000)"
+        );
+        assert!(storable("notes", "line one\r\nline two\tend", true).is_ok());
+        assert!(storable("name", "line one\nline two", false).is_err());
     }
 
     #[test]

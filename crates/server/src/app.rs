@@ -88,20 +88,10 @@ impl Application {
             None => open_store(&config).await?,
         };
         store.migrate().await?;
-        let bootstrapped = bootstrap::run(&store, &config, clock.as_ref()).await?;
-        // Before the first request: statistics a previous version took of nearly empty tables are dropped.
-        skybridge_store::statistics::refresh(&store).await?;
-        // Calibrated on first use (the first password set or checked), not at start.
-        let hasher = hasher.unwrap_or_else(|| {
-            Hasher::calibrated(
-                Duration::from_millis(config.password_hash_ms),
-                hash_concurrency(),
-            )
-        });
-        let secrets = Arc::new(load_secret_key(&config)?);
         let listener = TcpListener::bind(config.listen).await?;
         let mut config = config;
-        // Listening on port 0 picks a port now: links and the OIDC issuer must carry the real one.
+        // Listening on port 0 picks a port now: links (first start's setup link among them) and the OIDC
+        // issuer must carry the real one.
         if config.listen.port() == 0
             && config
                 .public_url
@@ -110,6 +100,28 @@ impl Application {
         {
             config.public_url = Some(format!("http://{}", listener.local_addr()?));
         }
+        let bootstrapped = bootstrap::run(&store, &config, clock.as_ref()).await?;
+        // Before the first request: statistics a previous version took of nearly empty tables are dropped.
+        skybridge_store::statistics::refresh(&store).await?;
+        // SQLite is one node's store: a job it shows running was cut off when this node last stopped (a crash,
+        // kill -9). Resume it now rather than after its lease runs out. On PostgreSQL another node may hold it.
+        if store.backend() == skybridge_store::Backend::Sqlite {
+            let resumed = skybridge_store::jobs::resume_orphans(&store, clock.now_micros()).await?;
+            if resumed > 0 {
+                tracing::info!(
+                    jobs = resumed,
+                    "resuming jobs cut off when the server last stopped"
+                );
+            }
+        }
+        // Calibrated on first use (the first password set or checked), not at start.
+        let hasher = hasher.unwrap_or_else(|| {
+            Hasher::calibrated(
+                Duration::from_millis(config.password_hash_ms),
+                hash_concurrency(),
+            )
+        });
+        let secrets = Arc::new(load_secret_key(&config)?);
         let scim_rate = config.scim_requests_per_second;
         let state = AppState {
             store,
@@ -268,6 +280,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::scim::router())
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::edge::refuse_control_characters))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
@@ -282,14 +295,26 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
+/// How long `/readyz` waits for the store: load balancers probe often with short timeouts of their own, and a
+/// database that does not answer a trivial query this fast is not ready for traffic.
+const READY_TIMEOUT: Duration = Duration::from_millis(800);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "store not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
-        }
-    }
+    let why = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {READY_TIMEOUT:?}"),
+    };
+    tracing::warn!(error = %why, "store not ready");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(
+            axum::http::header::RETRY_AFTER,
+            crate::error::RETRY_AFTER_SECS.to_string(),
+        )],
+        "store unavailable",
+    )
+        .into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {

@@ -1,4 +1,6 @@
-//! First start: the operator's Partner Account, its first partner administrator and an API token for them.
+//! First start: the operator's Partner Account, its first partner administrator, an API token for them, and a
+//! one-time setup link — the welcome mail's kind of link, printed instead of mailed — with which they choose
+//! the password of their first console sign-in.
 
 use rand::Rng;
 use skybridge_domain::account::{ACCOUNT_NUMBER_RANGE, AccountKind, AccountStatus};
@@ -8,11 +10,12 @@ use skybridge_domain::policy::AccountScope;
 use skybridge_domain::user::Source;
 use skybridge_domain::{AccountId, TokenId, UserId, validate};
 use skybridge_store::accounts::{self, AccountRow};
+use skybridge_store::links::{self, Purpose};
 use skybridge_store::tokens::{self, TokenRow};
 use skybridge_store::users::{self, UserRow};
 use skybridge_store::{Store, events, settings};
 
-use crate::auth::new_token;
+use crate::auth::{hash_token, new_secret, new_token};
 use crate::clock::Clock;
 use crate::config::Config;
 
@@ -22,6 +25,8 @@ pub struct Bootstrapped {
     pub partner_id: AccountId,
     pub admin_id: UserId,
     pub admin_token: String,
+    /// `{public_url}/auth/welcome?token=…`: single use, valid for `welcome_link_days`.
+    pub setup_link: String,
 }
 
 const MARKER: &str = "bootstrapped_at";
@@ -119,6 +124,19 @@ pub async fn run(
         &hash,
     )
     .await?;
+    // The first administrator has no password and no mail server may be configured yet: the welcome link,
+    // printed, lets them choose one without a second command.
+    let setup = new_secret();
+    links::insert(
+        &mut tx,
+        &scope,
+        admin_id,
+        Purpose::Welcome,
+        &hash_token(&setup),
+        now,
+        now + config.welcome_link_days * 86_400_000_000,
+    )
+    .await?;
     for event in [
         NewEvent::admin(
             partner_id,
@@ -141,5 +159,6 @@ pub async fn run(
         partner_id,
         admin_id,
         admin_token: token,
+        setup_link: format!("{}/auth/welcome?token={setup}", config.public_url()),
     }))
 }

@@ -34,8 +34,20 @@ pub enum ApiError {
         field: Option<String>,
         detail: String,
     },
+    /// The database cannot be reached; the request may be retried (after [`RETRY_AFTER_SECS`]).
+    #[error("the service is temporarily unavailable; retry in {RETRY_AFTER_SECS} s")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a 503 asks clients to wait before retrying: an outage of the database is seconds to minutes, and
+/// clients retrying every few seconds find the service back soon after it is.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether an internal error is the database being unreachable rather than a bug.
+pub fn is_outage(e: &anyhow::Error) -> bool {
+    e.chain().any(skybridge_store::is_unavailable)
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -103,6 +115,11 @@ impl ApiError {
             ApiError::Unprocessable { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "rule", "Rule violated")
             }
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -114,8 +131,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title) = self.parts();
-        let (field, detail) = match &self {
+        let this = match self {
+            ApiError::Internal(e) if is_outage(&e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => other,
+        };
+        let (status, slug, title) = this.parts();
+        let (field, detail) = match &this {
             ApiError::BadRequest { field, detail } | ApiError::Unprocessable { field, detail } => {
                 (field.clone(), detail.clone())
             }
@@ -141,10 +165,14 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::TooManyRequests(secs) = &self
+        if let ApiError::TooManyRequests(secs) = &this
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if let ApiError::Unavailable = &this {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
@@ -176,6 +204,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            e if e.is_unavailable() => ApiError::Unavailable,
             other => ApiError::Internal(other.into()),
         }
     }

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod edge;
 pub mod error;
 pub mod housekeeping;
 pub mod import_cli;

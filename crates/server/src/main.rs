@@ -86,6 +86,11 @@ async fn serve(flags: ConfigFlags) -> anyhow::Result<()> {
         // Printed once, on a line of its own, so scripts can pick it up; only its hash is stored.
         println!("First start: created the Partner Account and its administrator.");
         println!("API token: {}", b.admin_token);
+        println!("Setup link: {}", b.setup_link);
+        println!(
+            "Open the setup link to choose the administrator's console password (it works once, for {} days).",
+            app.state().config.welcome_link_days
+        );
     }
     let addr = app.local_addr()?;
     println!("Listening on http://{addr}");

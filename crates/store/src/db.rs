@@ -13,6 +13,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::Result;
 use crate::statistics::Epoch;
 
+/// How long a request waits for a PostgreSQL connection before it fails as unavailable (503, Retry-After).
+/// While the database is unreachable the pool keeps retrying the connect until this runs out, so it is what a
+/// request costs during an outage; a healthy pool hands out connections in microseconds, and a request that
+/// waited this long for one behind busy ones is better answered "retry" than held on to.
+pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -104,6 +110,13 @@ impl Tx {
     }
 }
 
+/// A PostgreSQL connection could not be had (or could not start a transaction): whatever the cause — refused,
+/// timed out, a peer that does not speak the protocol, the database restarting — the request may succeed once
+/// the database is back, so it is told apart from a failing statement.
+fn unavailable(e: sqlx::Error) -> crate::StoreError {
+    crate::StoreError::Unavailable(e)
+}
+
 /// `localhost`, a 127.0.0.0/8 or `::1` address, or a Unix socket directory.
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
@@ -167,7 +180,7 @@ impl Store {
     pub async fn connect_postgres(opts: PgConnectOptions, max_connections: u32) -> Result<Store> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
             .connect_with(opts)
             .await?;
         Ok(Store::Postgres(pool))
@@ -201,7 +214,7 @@ impl Store {
     pub async fn handle(&self) -> Result<Handle> {
         Ok(match self {
             Store::Sqlite(p, _) => Handle::Sqlite(p.acquire().await?),
-            Store::Postgres(p) => Handle::Postgres(p.acquire().await?),
+            Store::Postgres(p) => Handle::Postgres(p.acquire().await.map_err(unavailable)?),
         })
     }
 
@@ -218,7 +231,7 @@ impl Store {
                     .map_err(|_| sqlx::Error::PoolClosed)?;
                 Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, permit)
             }
-            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await.map_err(unavailable)?),
         })
     }
 

@@ -481,6 +481,22 @@ pub async fn items(
     .await)?)
 }
 
+/// Makes every running job due at `now`, whatever its lease says; returns how many. For a node that starts on a
+/// store no other node can share (SQLite): a job still running there was its own, cut off when it stopped, and
+/// waiting out the lease would only leave it standing still.
+pub async fn resume_orphans(store: &Store, now: i64) -> Result<u64> {
+    let mut tx = store.begin().await?;
+    let n = on_conn!(&mut tx, |c| {
+        sqlx::query("UPDATE jobs SET lease_until = $1 WHERE state = 'running' AND lease_until > $1")
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Deletes finished jobs that ended before `before`; returns how many.
 pub async fn purge(tx: &mut Tx, before: i64) -> Result<u64> {
     let n = on_conn!(tx, |c| {

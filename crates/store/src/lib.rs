@@ -29,7 +29,7 @@ pub mod tokens;
 pub mod users;
 
 pub use db::{Backend, Conn, Exec, Handle, Store, Tx};
-pub use error::StoreError;
+pub use error::{StoreError, is_unavailable};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

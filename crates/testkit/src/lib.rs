@@ -32,6 +32,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The first partner administrator's token (printed at first start).
     pub token: String,
+    /// The first partner administrator's one-time setup link (printed at first start).
+    pub setup_link: String,
     pub partner_id: String,
     pub admin_id: String,
     pub store: Store,
@@ -110,6 +112,23 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         adjust: impl FnOnce(&mut Config),
     ) -> TestApp {
+        Self::spawn_inner(backend, clock, adjust, None).await
+    }
+
+    /// A server on a fresh PostgreSQL schema that reaches PostgreSQL at `via` (a forwarder the test controls)
+    /// instead of the configured address, for tests that cut its connection. `None` when no PostgreSQL is
+    /// configured (outside CI).
+    pub async fn postgres_via(via: std::net::SocketAddr) -> Option<TestApp> {
+        postgres_url()?;
+        Some(Self::spawn_inner(Backend::Postgres, Arc::new(SystemClock), |_| {}, Some(via)).await)
+    }
+
+    async fn spawn_inner(
+        backend: Backend,
+        clock: Arc<dyn Clock>,
+        adjust: impl FnOnce(&mut Config),
+        pg_via: Option<std::net::SocketAddr>,
+    ) -> TestApp {
         skybridge_server::install_crypto_provider();
         if std::env::var("TEST_LOG").is_ok() {
             skybridge_server::telemetry::init(skybridge_server::config::LogFormat::Text, "info");
@@ -120,7 +139,7 @@ impl TestApp {
         adjust(&mut config);
         let (store, data_dir) = match backend {
             Backend::Sqlite => (None, Some(dir)),
-            Backend::Postgres => (Some(fresh_postgres_schema().await), Some(dir)),
+            Backend::Postgres => (Some(fresh_postgres_schema(pg_via).await), Some(dir)),
         };
         let parts = Parts {
             clock: Some(clock.clone()),
@@ -146,6 +165,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             backend,
             token: boot.admin_token,
+            setup_link: boot.setup_link,
             partner_id: boot.partner_id.to_string(),
             admin_id: boot.admin_id.to_string(),
             store,
@@ -290,7 +310,13 @@ pub fn account_body(name: &str) -> Value {
     })
 }
 
-async fn fresh_postgres_schema() -> Store {
+/// The `host:port` of the PostgreSQL named by `SKYBRIDGE_TEST_POSTGRES_URL`, if configured.
+pub fn postgres_addr() -> Option<String> {
+    let opts = PgConnectOptions::from_str(&postgres_url()?).expect("valid URL");
+    Some(format!("{}:{}", opts.get_host(), opts.get_port()))
+}
+
+async fn fresh_postgres_schema(via: Option<std::net::SocketAddr>) -> Store {
     let url = postgres_url().expect("postgres configured");
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(&url)
@@ -306,9 +332,12 @@ async fn fresh_postgres_schema() -> Store {
         .await
         .expect("schema created");
     admin.close().await;
-    let opts = PgConnectOptions::from_str(&url)
+    let mut opts = PgConnectOptions::from_str(&url)
         .expect("valid URL")
         .options([("search_path", schema.as_str())]);
+    if let Some(via) = via {
+        opts = opts.host(&via.ip().to_string()).port(via.port());
+    }
     Store::connect_postgres(opts, 4)
         .await
         .expect("store connects")

@@ -336,6 +336,80 @@ fn e164() {
     }
 }
 
+/// Only the numbers the platform dials (work, mobile) must be E.164; the rest are stored as sent.
+#[test]
+fn stored_only_phone_types_are_kept_as_sent() {
+    let base = json!({
+        "schemas": [USER],
+        "userName": "p@example.com",
+        "emails": [{ "value": "p@example.com", "type": "work" }],
+    });
+    let mut doc = base.clone();
+    doc["phoneNumbers"] = json!([
+        { "value": "6135550143", "type": "fax" },
+        { "value": "(613) 555-0199 ext. 7", "type": "other" },
+        { "value": "6135550100" },
+        { "value": "+16135922122", "type": "Mobile" },
+    ]);
+    assert_eq!(user(doc.clone())["phoneNumbers"], doc["phoneNumbers"]);
+    for (phones, detail) in [
+        (
+            json!([{ "value": "6135550143", "type": "MOBILE" }]),
+            "is not an E.164 number",
+        ),
+        (
+            json!([{ "value": "6135550143", "type": "work" }]),
+            "is not an E.164 number",
+        ),
+        (
+            json!([{ "value": "1".repeat(65), "type": "fax" }]),
+            "longer than 64 characters",
+        ),
+        (
+            json!([{ "value": "613\u{7f}5550143", "type": "fax" }]),
+            "contains a control character",
+        ),
+    ] {
+        let mut doc = base.clone();
+        doc["phoneNumbers"] = phones;
+        let e = normalize(ResourceKind::User, &doc).unwrap_err();
+        assert_eq!(e.scim_type, Some("invalidValue"));
+        assert!(e.detail.contains(detail), "{}", e.detail);
+    }
+}
+
+/// Names and keys are single lines; other text (an address) may span several.
+#[test]
+fn names_and_keys_are_single_lines() {
+    let base = json!({
+        "schemas": [USER],
+        "userName": "l@example.com",
+        "emails": [{ "value": "l@example.com", "type": "work" }],
+    });
+    for (path, value) in [
+        ("userName", json!("l@example.com\nx")),
+        ("externalId", json!("a\rb")),
+        ("displayName", json!("Ann\tLee")),
+        ("name", json!({ "givenName": "A\nnn" })),
+    ] {
+        let mut doc = base.clone();
+        doc[path] = value;
+        let e = normalize(ResourceKind::User, &doc).unwrap_err();
+        assert_eq!(e.scim_type, Some("invalidValue"), "{path}");
+        assert!(e.detail.contains("single line"), "{path}: {}", e.detail);
+    }
+    let mut doc = base.clone();
+    doc["addresses"] = json!([{ "type": "work", "streetAddress": "1 Main St\nSuite 2" }]);
+    assert!(normalize(ResourceKind::User, &doc).is_ok());
+    let group = json!({ "schemas": [GROUP], "displayName": "Sales\nEast" });
+    let e = normalize(ResourceKind::Group, &group).unwrap_err();
+    assert!(
+        e.detail.contains("displayName must be a single line"),
+        "{}",
+        e.detail
+    );
+}
+
 #[test]
 fn changed_names() {
     let before = json!({"userName": "u", "name": {"givenName": "A", "familyName": "B"}, "active": true,

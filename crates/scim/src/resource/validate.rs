@@ -1,5 +1,5 @@
 //! Whole-document rules: required attributes, one entry per `type`, one
-//! `primary`, E.164 phone numbers, plausible e-mail addresses.
+//! `primary`, E.164 work and mobile numbers, plausible e-mail addresses.
 
 use serde_json::{Map, Value};
 
@@ -10,6 +10,14 @@ use crate::schema::ResourceKind;
 
 type Result<T> = std::result::Result<T, ScimError>;
 
+/// The phone types the platform dials and keeps unique (its users' mobile and work numbers): these must be
+/// E.164. Other types (`fax`, `other`, `home`, `pager`, untyped) are only stored and returned, so they are kept
+/// as the client wrote them — scim2-tester and many directories send national numbers there.
+const DIALLED_PHONE_TYPES: [&str; 2] = ["mobile", "work"];
+
+/// Longest stored-only phone number we accept: generous for extensions and notes, small enough for a row.
+pub const PHONE_VALUE_MAX: usize = 64;
+
 pub(crate) fn document(kind: ResourceKind, doc: &Map<String, Value>) -> Result<()> {
     match kind {
         ResourceKind::User => user(doc),
@@ -17,8 +25,31 @@ pub(crate) fn document(kind: ResourceKind, doc: &Map<String, Value>) -> Result<(
     }
 }
 
+/// The attributes the platform keeps as one-line names and keys: a line break or other control character in
+/// one would show in lists and logs as something else than what was sent.
+const USER_LINES: [&str; 3] = ["userName", "externalId", "displayName"];
+const NAME_LINES: [&str; 3] = ["givenName", "familyName", "formatted"];
+const GROUP_LINES: [&str; 2] = ["displayName", "externalId"];
+
+fn single_line(attr: &str, v: Option<&Value>) -> Result<()> {
+    match v.and_then(Value::as_str) {
+        Some(s) if s.chars().any(char::is_control) => Err(ScimError::invalid_value(format!(
+            "{attr} must be a single line without control characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn user(doc: &Map<String, Value>) -> Result<()> {
     require_string(doc, "userName")?;
+    for attr in USER_LINES {
+        single_line(attr, doc.get(attr))?;
+    }
+    if let Some(name) = doc.get("name").and_then(Value::as_object) {
+        for sub in NAME_LINES {
+            single_line(&format!("name.{sub}"), name.get(sub))?;
+        }
+    }
     let emails = entries(doc, "emails");
     if emails.is_empty() {
         return Err(ScimError::invalid_value(
@@ -42,6 +73,9 @@ fn user(doc: &Map<String, Value>) -> Result<()> {
 
 fn group(doc: &Map<String, Value>) -> Result<()> {
     require_string(doc, "displayName")?;
+    for attr in GROUP_LINES {
+        single_line(attr, doc.get(attr))?;
+    }
     for m in entries(doc, "members") {
         if m.get("value")
             .and_then(Value::as_str)
@@ -124,12 +158,34 @@ fn entry_value(attr: &str, e: &Map<String, Value>) -> Result<()> {
             "{}.value {shown} is not an e-mail address (expected name@domain)",
             label(attr, e)
         ))),
-        "phoneNumbers" if !is_e164(value) => Err(ScimError::invalid_value(format!(
-            "{}.value {shown} is not an E.164 number (a + and 7 to 15 digits, e.g. +16135922122)",
-            label(attr, e)
-        ))),
+        "phoneNumbers" if is_dialled(e) && !is_e164(value) => {
+            Err(ScimError::invalid_value(format!(
+                "{}.value {shown} is not an E.164 number (a + and 7 to 15 digits, e.g. +16135922122)",
+                label(attr, e)
+            )))
+        }
+        "phoneNumbers" if value.chars().count() > PHONE_VALUE_MAX => {
+            Err(ScimError::invalid_value(format!(
+                "{}.value is longer than {PHONE_VALUE_MAX} characters",
+                label(attr, e)
+            )))
+        }
+        "phoneNumbers" if value.chars().any(char::is_control) => {
+            Err(ScimError::invalid_value(format!(
+                "{}.value {shown} contains a control character",
+                label(attr, e)
+            )))
+        }
         _ => Ok(()),
     }
+}
+
+fn is_dialled(e: &Map<String, Value>) -> bool {
+    type_of(e).is_some_and(|t| {
+        DIALLED_PHONE_TYPES
+            .iter()
+            .any(|d| t.eq_ignore_ascii_case(d))
+    })
 }
 
 fn is_email(s: &str) -> bool {

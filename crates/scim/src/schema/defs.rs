@@ -71,7 +71,7 @@ pub(crate) static USER: &[Attr] = &[
     Attr::boolean("active", "A Boolean value indicating the User's administrative status."),
     // Required: a platform user signs in and is notified by e-mail.
     Attr::complex("emails", EMAIL_SUB, "Email addresses for the user.").multi().required(),
-    Attr::complex("phoneNumbers", PHONE_SUB, "Phone numbers for the User, in E.164 form (e.g. +16135922122).")
+    Attr::complex("phoneNumbers", PHONE_SUB, "Phone numbers for the User; work and mobile numbers in E.164 form (e.g. +16135922122), others as given.")
         .multi(),
     Attr::complex("addresses", ADDRESS_SUB, "A physical mailing address for this User.").multi(),
     Attr::complex("roles", ROLE_SUB, "A list of roles for the User.").multi(),

@@ -284,12 +284,30 @@ pub const CSV_HEADER: [&str; 11] = [
     "Log Tags",
 ];
 
-/// Spreadsheets execute cells that start with these; a leading apostrophe makes them text.
+/// Spreadsheets execute cells that start with these; a leading apostrophe makes them text. A control character
+/// stored before they were refused at the edge (SQLite kept NUL from SCIM documents) is written as U+FFFD: many
+/// CSV readers end a cell, or the file, at a NUL.
 pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    use skybridge_domain::validate::is_forbidden_control;
+    let cell = if cell.chars().any(|c| is_forbidden_control(c, true)) {
+        std::borrow::Cow::Owned(
+            cell.chars()
+                .map(|c| {
+                    if is_forbidden_control(c, true) {
+                        '\u{FFFD}'
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    };
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
-        std::borrow::Cow::Borrowed(cell)
+        cell
     }
 }
 
@@ -436,5 +454,15 @@ mod tests {
             assert!(csv_safe(bad).starts_with('\''), "{bad}");
         }
         assert_eq!(csv_safe("Create"), "Create");
+    }
+
+    #[test]
+    fn stored_control_characters_are_replaced() {
+        assert_eq!(
+            csv_safe("a\u{0}b\u{1b}c\u{7f}"),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}"
+        );
+        assert_eq!(csv_safe("one\ntwo"), "one\ntwo");
+        assert_eq!(csv_safe("\u{0}=1"), "\u{FFFD}=1");
     }
 }

@@ -956,7 +956,7 @@ pub(crate) async fn commit_import(
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
-        Json(super::jobs::out(job)),
+        Json(super::jobs::out(job, state.now())),
     )
         .into_response())
 }

@@ -66,11 +66,23 @@ pub struct JobOut {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Running, but the node running it has not been heard of for 30 s: it stopped (a crash, a restart), and
+    /// the job is being resumed where its last committed chunk left it, by `resumes_by` at the latest.
+    pub recovering: bool,
+    /// When another node takes a recovering job over (its lease runs out); `null` unless recovering.
+    pub resumes_by: Option<String>,
 }
 
-pub fn out(row: JobRow) -> JobOut {
+/// The wire form of a job as of `now`.
+pub fn out(row: JobRow, now: i64) -> JobOut {
     let outcome = Outcome::of(&row);
+    // Claims and chunks set the lease to a full LEASE_MICROS ahead: what is left of it says when the node
+    // running the job last renewed it.
+    let recovering = row.state == JobState::Running.as_str()
+        && now >= row.lease_until - (crate::jobs::LEASE_MICROS - crate::jobs::STALL_MICROS);
     JobOut {
+        recovering,
+        resumes_by: recovering.then(|| rfc3339(row.lease_until.max(now))),
         id: row.id,
         account_id: row.account_id,
         kind: row.kind,
@@ -238,7 +250,7 @@ pub(crate) async fn get_job(
             let mut db = state.store.handle().await?;
             visible(&mut db, &caller, &id).await?.2
         };
-        let job = out(row);
+        let job = out(row, state.now());
         let now = tokio::time::Instant::now();
         if job.is_finished() || now >= deadline {
             return Ok(Json(job));
@@ -298,7 +310,7 @@ pub(crate) async fn cancel_job(
     .await?;
     tx.commit().await?;
     state.jobs.changed();
-    Ok(Json(out(row)))
+    Ok(Json(out(row, state.now())))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -355,6 +367,6 @@ pub(crate) async fn list_jobs(
         rows,
         limit,
         |j| (j.created_at, j.id.clone()),
-        |j| Ok(out(j)),
+        |j| Ok(out(j, state.now())),
     )?))
 }

@@ -759,6 +759,6 @@ pub(crate) async fn bulk_users(
     Ok((
         StatusCode::ACCEPTED,
         [(axum::http::header::LOCATION, location)],
-        Json(crate::api::jobs::out(row)),
+        Json(crate::api::jobs::out(row, state.now())),
     ))
 }

@@ -136,6 +136,22 @@ pub fn fail(console: Option<&Console>, err: ApiError) -> Response {
             "Too many requests",
             format!("Try again in {s} seconds."),
         ),
+        ApiError::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            format!(
+                "The service cannot reach its database. Nothing was changed; try again in {} seconds.",
+                crate::error::RETRY_AFTER_SECS
+            ),
+        ),
+        ApiError::Internal(e) if crate::error::is_outage(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            format!(
+                "The service cannot reach its database. Nothing was changed; try again in {} seconds.",
+                crate::error::RETRY_AFTER_SECS
+            ),
+        ),
         ApiError::Internal(e) => {
             tracing::error!(error = %e, "console request failed");
             (
@@ -151,14 +167,21 @@ pub fn fail(console: Option<&Console>, err: ApiError) -> Response {
         Some(c) => Shell::new(c, heading, Section::Dashboard, None),
         None => Shell::bare(heading),
     };
-    render(
+    let mut resp = render(
         status,
         &ErrorPage {
             shell,
             heading,
             message,
         },
-    )
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::error::RETRY_AFTER_SECS),
+        );
+    }
+    resp
 }
 
 /// The result of a console handler: a page, or the error page.

@@ -819,6 +819,9 @@ pub struct JobView {
     pub unit: &'static str,
     pub summary: String,
     pub error: Option<String>,
+    /// Its node stopped; another (or this one, restarted) resumes it by `resumes_by`.
+    pub recovering: bool,
+    pub resumes_by: Option<String>,
 }
 
 fn job_view(j: JobOut) -> JobView {
@@ -827,6 +830,7 @@ fn job_view(j: JobOut) -> JobView {
     use skybridge_domain::job::JobState as S;
     let state_text = match state {
         Some(S::Queued) => "Waiting to start",
+        Some(S::Running) if j.recovering => "Being resumed",
         Some(S::Running) => "In progress",
         Some(S::Succeeded) => "Completed",
         Some(S::Failed) => "Failed",
@@ -842,6 +846,8 @@ fn job_view(j: JobOut) -> JobView {
         total: j.total,
         summary: j.summary.unwrap_or_else(|| state_text.to_string()),
         error: j.error,
+        recovering: j.recovering,
+        resumes_by: j.resumes_by,
         state: j.state,
         id: j.id,
     }

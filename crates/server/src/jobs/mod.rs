@@ -43,6 +43,11 @@ pub const CHUNK: usize = 100;
 pub const IMPORT_CHUNK: usize = 500;
 /// How long a claim lasts without a chunk renewing it; after that another node may take the job over.
 pub const LEASE_MICROS: i64 = 60_000_000;
+/// How long a running job may go without its node renewing the claim before it is reported as recovering:
+/// half the lease. A chunk renews it when it starts and takes well under a second, so a claim this old means
+/// its node stopped; the job is then resumed from its last chunk when the lease runs out (at once, on SQLite,
+/// when the node restarts).
+pub const STALL_MICROS: i64 = LEASE_MICROS / 2;
 /// How often a node looks for jobs queued elsewhere (jobs queued on this node wake it at once).
 const POLL: Duration = Duration::from_secs(1);
 /// Claims after which a job that keeps failing on server errors is given up.

@@ -105,6 +105,8 @@ async fn apply(
     match result {
         Ok(()) => tally.done(),
         Err(ApiError::Internal(e)) => return Err(JobError::Internal(e)),
+        // Not the user's fault: the chunk is rolled back and tried again once the database is back.
+        Err(e @ ApiError::Unavailable) => return Err(JobError::Internal(e.into())),
         Err(e) => tally.skip(format!("{} ({}): {e}", row.display_name, row.email)),
     }
     Ok(())

@@ -84,7 +84,18 @@ impl OAuthError {
 
 impl<E: Into<anyhow::Error>> From<E> for OAuthError {
     fn from(e: E) -> Self {
-        OAuthError::server_error(e.into())
+        let e = e.into();
+        if crate::error::is_outage(&e) {
+            tracing::warn!(error = %e, "OAuth endpoint failed: database unavailable");
+            let mut out = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the server cannot reach its database; retry later",
+            );
+            out.retry_after = i64::try_from(crate::error::RETRY_AFTER_SECS).ok();
+            return out;
+        }
+        OAuthError::server_error(e)
     }
 }
 

@@ -45,6 +45,11 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/{*rest}", any(handle))
 }
 
+/// A SCIM error as the endpoint answers it (`application/scim+json`), for checks that run before it.
+pub fn error_response(e: ScimError) -> Response {
+    Fail::Scim(e).into_response()
+}
+
 /// What a request resolved to once authenticated.
 pub(crate) struct Tenant {
     pub scope: AccountScope,

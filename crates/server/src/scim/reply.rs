@@ -68,6 +68,20 @@ impl IntoResponse for Fail {
                 ),
                 None,
             ),
+            Fail::Internal(e) if crate::error::is_outage(&e) => {
+                tracing::warn!(error = %e, "SCIM request failed: database unavailable");
+                (
+                    ScimError::new(
+                        503,
+                        None,
+                        "the service cannot reach its database; retry later",
+                    ),
+                    Some((
+                        header::RETRY_AFTER,
+                        crate::error::RETRY_AFTER_SECS.to_string(),
+                    )),
+                )
+            }
             Fail::Internal(e) => {
                 tracing::error!(error = ?e, "SCIM request failed");
                 (ScimError::new(500, None, "internal error"), None)

@@ -1,5 +1,6 @@
 //! Server-rendered pages. Plain HTML forms that work without JavaScript.
 
+pub mod icon;
 pub mod links;
 pub mod login;
 pub mod mfa;
@@ -13,5 +14,6 @@ pub fn router() -> Router<AppState> {
     links::router()
         .merge(login::router())
         .merge(mfa::router())
+        .merge(icon::router())
         .layer(axum::middleware::from_fn(page::portal_headers))
 }

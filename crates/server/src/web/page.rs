@@ -12,8 +12,10 @@ pub fn render(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title} · Skybridge</title>\n\
+         <link rel=\"icon\" type=\"image/svg+xml\" href=\"{icon}\">\n\
          <style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n",
         title = escape_html(title),
+        icon = super::icon::DATA_URI.as_str(),
     );
     let mut resp = (status, Html(html)).into_response();
     let h = resp.headers_mut();

@@ -13,6 +13,7 @@ struct Server {
     child: Child,
     url: String,
     token: Option<String>,
+    setup_link: Option<String>,
     stderr: PathBuf,
 }
 
@@ -51,10 +52,14 @@ fn start(dir: &std::path::Path, pg: &Option<String>, extra: &[&str]) -> Server {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut token = None;
+    let mut setup_link = None;
     let url = loop {
         let line = lines.next().expect("server printed its address").unwrap();
         if let Some(t) = line.strip_prefix("API token: ") {
             token = Some(t.to_string());
+        }
+        if let Some(l) = line.strip_prefix("Setup link: ") {
+            setup_link = Some(l.to_string());
         }
         if let Some(u) = line.strip_prefix("Listening on ") {
             break u.to_string();
@@ -64,6 +69,7 @@ fn start(dir: &std::path::Path, pg: &Option<String>, extra: &[&str]) -> Server {
         child,
         url,
         token,
+        setup_link,
         stderr,
     }
 }
@@ -99,12 +105,58 @@ async fn pg_url_with_fresh_schema() -> Option<String> {
     Some(format!("{url}{sep}options[search_path]={schema}"))
 }
 
+/// The printed setup link: opened, a password chosen, and the console signed in to with it — on a thread of its
+/// own, as the callers may be inside a runtime already.
+fn first_sign_in_with_the_setup_link(server: &Server) {
+    let link = server
+        .setup_link
+        .clone()
+        .expect("first start prints the setup link");
+    assert!(
+        link.starts_with(&format!("{}/auth/welcome?token=", server.url)),
+        "{link}"
+    );
+    let base = server.url.clone();
+    skybridge_server::install_crypto_provider();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let b = crate::browser::Browser::new(&base);
+            let form = b.get(&link).await;
+            assert_eq!(form.status, 200, "{}", form.body);
+            let password = "first sign-in 2026";
+            let done = b
+                .post(
+                    "/auth/welcome",
+                    &[
+                        ("token", &form.hidden("token")),
+                        ("password", password),
+                        ("confirm", password),
+                    ],
+                )
+                .await;
+            assert!(done.status.is_success(), "{}", done.body);
+            let login = b.get("/auth/login?return_to=/console").await;
+            let signed_in = b.sign_in_from(&login, "ops@example.org", password).await;
+            assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+            assert_eq!(signed_in.location.as_deref(), Some("/console"));
+            assert_eq!(b.get("/console").await.status, 200);
+        });
+    })
+    .join()
+    .unwrap();
+}
+
 fn binary_end_to_end(pg: Option<String>) {
     let dir = std::env::temp_dir().join(format!("skybridge-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut server = start(&dir, &pg, &["--log-format", "json"]);
     let token = server.token.clone().expect("first start prints the token");
     assert!(token.starts_with("sbt_"));
+    first_sign_in_with_the_setup_link(&server);
 
     let (ok, out, err) = admin(
         &server,
@@ -281,8 +333,8 @@ fn binary_end_to_end(pg: Option<String>) {
     // Restart on the same store: no new first start, and the old token still works.
     let server = start(&dir, &pg, &[]);
     assert!(
-        server.token.is_none(),
-        "the token is printed on first start only"
+        server.token.is_none() && server.setup_link.is_none(),
+        "the token and the setup link are printed on first start only"
     );
     let (ok, _, err) = admin(&server, &token, &["accounts", "list"]);
     assert!(ok, "{err}");

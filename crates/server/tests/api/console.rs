@@ -39,6 +39,42 @@ pub async fn partner_console(app: &TestApp) -> Browser {
     console_as(app, me["email"].as_str().unwrap()).await
 }
 
+/// First start prints a one-time setup link next to the API token: the first administrator opens it, chooses
+/// a password and signs in to the console — no `admin users set-password` needed. The link works once.
+async fn the_first_administrator_sets_a_password_with_the_setup_link(app: TestApp) {
+    let prefix = format!("{}/auth/welcome?token=", app.base);
+    assert!(app.setup_link.starts_with(&prefix), "{}", app.setup_link);
+    let b = Browser::new(&app.base);
+    let form = b.get(&app.setup_link).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let token = form.hidden("token");
+    let done = b
+        .post(
+            "/auth/welcome",
+            &[
+                ("token", &token),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(
+        done.status.is_success() || done.status.is_redirection(),
+        "{}",
+        done.body
+    );
+    let (_, me) = app.get(&app.token, "/api/v1/me").await;
+    let console = console_as(&app, me["email"].as_str().unwrap()).await;
+    let page = console.get("/console").await;
+    assert_eq!(page.status, 200);
+    // Used: it does not work again.
+    let again = Browser::new(&app.base).get(&app.setup_link).await;
+    assert!(!again.body.contains("name=\"password\""), "{}", again.body);
+    // The API token still works.
+    let (status, _) = app.get(&app.token, "/api/v1/me").await;
+    assert_eq!(status, 200);
+}
+
 /// Posts a console form with the page's CSRF token.
 pub async fn submit(b: &Browser, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
     let csrf = page.hidden("csrf");
@@ -740,6 +776,7 @@ async fn the_phone_conflict_search_finds_the_holder(app: TestApp) {
 }
 
 backend_tests!(
+    the_first_administrator_sets_a_password_with_the_setup_link,
     the_phone_conflict_search_finds_the_holder,
     the_outbox_is_only_for_the_partner_administrator,
     an_account_manager_adds_an_account_with_its_admin,

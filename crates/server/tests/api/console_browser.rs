@@ -1159,6 +1159,20 @@ async fn retype_cell(web: &Web, id: &str, value: &str) {
         .unwrap_or_else(|e| panic!("typing into #{id}: {e}"));
 }
 
+/// The job once it has ended, however long that takes: the API answers a waiting read as soon as the job
+/// ends, or after 30 s with the job still running, and then it is asked again.
+async fn job_end(app: &TestApp, id: &str) -> Value {
+    loop {
+        let (status, job) = app
+            .get(&app.token, &format!("/api/v1/jobs/{id}?wait=30"))
+            .await;
+        assert_eq!(status, 200, "{job}");
+        if !["queued", "running"].contains(&job["state"].as_str().unwrap_or_default()) {
+            return job;
+        }
+    }
+}
+
 async fn import_users_fix_two_rows_and_upload(app: TestApp) {
     let Some((_driver, web)) = browser(&app).await else {
         return;
@@ -1276,11 +1290,23 @@ async fn import_users_fix_two_rows_and_upload(app: TestApp) {
     web.shot("import-preview-clean").await;
 
     web.press("Upload").await;
-    web.wait_for_path("the Users page with the job", |p| {
-        p.contains("/users?notice=import-started&job=")
-    })
-    .await;
+    let here = web
+        .wait_for_path("the Users page with the job", |p| {
+            p.contains("/users?notice=import-started&job=")
+        })
+        .await;
     web.wait_text(css("p.notice"), "Upload started").await;
+    // The commit runs as a job, as long as the machine makes it take: follow it through the API to its end
+    // rather than give the page a fixed time, then check what the page shows of it.
+    let job = here
+        .split("job=")
+        .nth(1)
+        .and_then(|j| j.split('&').next())
+        .expect("the job in the URL")
+        .to_string();
+    let done = job_end(&app, &job).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["summary"], "Import users: 4 of 4 rows", "{done}");
     web.wait_text(
         css("[data-testid='job-summary']"),
         "Import users: 4 of 4 rows",

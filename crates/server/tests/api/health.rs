@@ -1,3 +1,4 @@
+use skybridge_testkit::reqwest::Method;
 use skybridge_testkit::{TestApp, backend_tests};
 
 async fn health_ready_metrics_openapi(app: TestApp) {
@@ -143,10 +144,212 @@ async fn failed_authentication_is_throttled(app: TestApp) {
     }
 }
 
+/// Browsers ask every site for `/favicon.ico`; the pages link the SVG (the sign-in pages inline it, as their
+/// Content-Security-Policy allows images from `data:` only).
+async fn the_site_icon_is_served_and_linked(app: TestApp) {
+    let r = app.http.get(app.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/x-icon");
+    let ico = r.bytes().await.unwrap();
+    assert_eq!(&ico[..4], &[0, 0, 1, 0], "an ICO header");
+    let r = app.http.get(app.url("/favicon.svg")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().starts_with("<svg"));
+
+    let b = crate::browser::Browser::new(&app.base);
+    let login = b.get("/auth/login").await;
+    assert_eq!(login.status, 200);
+    assert!(
+        login.body.contains(
+            "<link rel=\"icon\" type=\"image/svg+xml\" href=\"data:image/svg+xml;base64,"
+        ),
+        "{}",
+        login.body
+    );
+    let b = crate::console::partner_console(&app).await;
+    let page = b.get("/console").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("<link rel=\"icon\" href=\"/favicon.svg\"")
+    );
+    assert!(
+        page.body
+            .contains("<link rel=\"icon\" href=\"/favicon.ico\"")
+    );
+}
+
 backend_tests!(
+    the_site_icon_is_served_and_linked,
     failed_authentication_is_throttled,
     health_ready_metrics_openapi,
     authentication_is_required,
     unknown_routes_are_problem_json,
     personal_tokens_can_be_listed_and_revoked
 );
+
+/// What the forwarder does with connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Up,
+    /// Accepts and closes at once, as a proxy in front of a stopped database does.
+    Hangs,
+    /// Refuses connections, as a host whose database stopped does.
+    Refuses,
+}
+
+/// A TCP forwarder between the server and PostgreSQL that the test can cut: once not up it closes the
+/// connections it carries, then accepts-and-closes or refuses new ones.
+struct Forwarder {
+    addr: std::net::SocketAddr,
+    link: tokio::sync::watch::Sender<Link>,
+}
+
+impl Forwarder {
+    async fn start(upstream: String) -> Forwarder {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (link, mut watch) = tokio::sync::watch::channel(Link::Up);
+        tokio::spawn(async move {
+            let mut listener = Some(listener);
+            loop {
+                let Some(l) = &listener else {
+                    // Refusing: no listener until the link is back.
+                    if watch.wait_for(|l| *l != Link::Refuses).await.is_err() {
+                        return;
+                    }
+                    listener = Some(tokio::net::TcpListener::bind(addr).await.unwrap());
+                    continue;
+                };
+                tokio::select! {
+                    accepted = l.accept() => {
+                        let Ok((mut inbound, _)) = accepted else { return };
+                        if *watch.borrow() != Link::Up {
+                            continue;
+                        }
+                        let mut down = watch.clone();
+                        let upstream = upstream.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                _ = down.wait_for(|l| *l != Link::Up) => {}
+                            }
+                        });
+                    }
+                    changed = watch.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if *watch.borrow() == Link::Refuses {
+                            listener = None;
+                        }
+                    }
+                }
+            }
+        });
+        Forwarder { addr, link }
+    }
+
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+}
+
+/// PostgreSQL unreachable: requests fail fast with 503 and Retry-After (not a 500 after the pool's wait),
+/// `/readyz` says so within a second, and once the database is back the server serves again by itself with
+/// every acknowledged write kept.
+#[tokio::test]
+async fn a_database_outage_answers_503_fast_and_recovers() {
+    let Some(upstream) = skybridge_testkit::postgres_addr() else {
+        return;
+    };
+    let fwd = Forwarder::start(upstream).await;
+    let app = TestApp::postgres_via(fwd.addr).await.unwrap();
+    let before = app.create_account("Before Outage").await;
+    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (aid, scim) = app.scim_account("Scim Outage").await;
+
+    for link in [Link::Hangs, Link::Refuses] {
+        fwd.set(link);
+        outage_answers(&app, &aid, &scim, link).await;
+    }
+
+    // Back: the next requests succeed, on fresh connections, without a restart.
+    fwd.set(Link::Up);
+    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let after = app.create_account("After Outage").await;
+    let (status, list) = app.get(&app.token, "/api/v1/accounts?limit=200").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Before Outage"), "{names:?}");
+    assert!(names.contains(&"After Outage"), "{names:?}");
+    assert!(!names.contains(&"During Outage"), "{names:?}");
+    assert_ne!(before["id"], after["id"]);
+    assert_eq!(scim.get("/Users").await.status, 200);
+}
+
+/// What the server answers while the database is unreachable: fast 503s with Retry-After, in each protocol's
+/// format, `/readyz` within a second, and writes refused rather than half done.
+async fn outage_answers(
+    app: &TestApp,
+    aid: &str,
+    scim: &skybridge_testkit::ScimClient,
+    link: Link,
+) {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(
+        took < Duration::from_millis(1500),
+        "{link:?}: /readyz took {took:?}"
+    );
+
+    for (method, path) in [
+        (Method::GET, "/api/v1/accounts".to_string()),
+        (Method::GET, format!("/api/v1/accounts/{aid}/users")),
+    ] {
+        let started = Instant::now();
+        let r = app.send(&app.token, method, &path, None).await;
+        let took = started.elapsed();
+        assert_eq!(r.status(), 503, "{link:?} {path}");
+        assert_eq!(r.headers()["retry-after"], "5", "{link:?} {path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["type"], "urn:skybridge:problem:unavailable", "{body}");
+        assert!(
+            took < Duration::from_secs(3),
+            "{link:?}: {path} took {took:?}"
+        );
+    }
+    let started = Instant::now();
+    let r = app
+        .send(
+            &app.token,
+            Method::POST,
+            "/api/v1/accounts",
+            Some(&skybridge_testkit::account_body("During Outage")),
+        )
+        .await;
+    assert_eq!(r.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let started = Instant::now();
+    let r = scim.get("/Users").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.body["status"], "503");
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

@@ -956,7 +956,102 @@ backend_tests!(
     another_tenants_job_is_not_found,
 );
 
+/// A job whose node stopped is not left looking as if it ran: once its claim has gone unrenewed for half the
+/// lease, the API reports it recovering (with when it resumes at the latest) and the console's panel says it
+/// is being resumed; then another node takes it over and it finishes.
+async fn a_stalled_job_is_reported_as_recovering(app: TestApp, clock: Arc<ManualClock>) {
+    use skybridge_server::clock::rfc3339;
+    let account = app.create_account("Stall Co").await;
+    let aid = s(&account["id"]);
+    let ids = users(&app, &aid, "st", 2).await;
+    let job = claimed_job(&app, &clock, &aid, "users_welcome", &ids).await;
+    let jpath = format!("/api/v1/jobs/{}", job.id);
+    let (_, seen) = app.get(&app.token, &jpath).await;
+    assert_eq!(
+        (
+            seen["state"].clone(),
+            seen["recovering"].clone(),
+            seen["resumes_by"].clone()
+        ),
+        (json!("running"), json!(false), Value::Null)
+    );
+    let b = partner_console(&app).await;
+    let page = b.get(&format!("/console/a/{aid}/users")).await;
+    assert!(page.body.contains("In progress"), "{}", page.body);
+    assert!(!page.body.contains("job-recovering"));
+
+    // Its node stopped right after claiming it: 31 s later nobody has renewed the claim.
+    clock.advance(LEASE / 2 + 1_000_000);
+    let (_, seen) = app.get(&app.token, &jpath).await;
+    assert_eq!(seen["state"], "running");
+    assert_eq!(seen["recovering"], true, "{seen}");
+    assert_eq!(seen["resumes_by"], rfc3339(job.lease_until), "{seen}");
+    let (_, listed) = app
+        .get(
+            &app.token,
+            &format!("/api/v1/accounts/{aid}/jobs?state=running"),
+        )
+        .await;
+    assert_eq!(listed["items"][0]["recovering"], true, "{listed}");
+    let fragment = b.get(&format!("/console/a/{aid}/users/jobs")).await;
+    assert!(fragment.body.contains("Being resumed"), "{}", fragment.body);
+    assert!(
+        fragment.body.contains("data-testid=\"job-recovering\""),
+        "{}",
+        fragment.body
+    );
+    assert!(
+        fragment.body.contains("hx-trigger=\"every 1s\""),
+        "still polled"
+    );
+
+    // The lease runs out: this server's worker takes it over and finishes it.
+    clock.advance(LEASE / 2);
+    let done = wait(&app, &job.id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["recovering"], false);
+    assert_eq!(done["resumes_by"], Value::Null);
+}
+
+/// SQLite is one node's store: a job it shows running when the server starts was cut off by that server's
+/// stop (kill -9) and is resumed at once, not after its lease.
+#[tokio::test]
+async fn a_restarted_node_resumes_its_cut_off_jobs_at_once() {
+    use skybridge_server::{Application, app::Parts};
+    let (app, clock) = TestApp::with_manual_clock(skybridge_testkit::Backend::Sqlite).await;
+    let account = app.create_account("Restart Co").await;
+    let aid = s(&account["id"]);
+    let ids = users(&app, &aid, "rs", 3).await;
+    // The node that claimed it is killed; its lease still has a minute to run, and the clock stands still.
+    let job = claimed_job(&app, &clock, &aid, "users_welcome", &ids).await;
+
+    // The server starts again on the same store.
+    let mut config = app.config.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let restarted = Application::build_with(
+        config,
+        Parts {
+            clock: Some(clock.clone()),
+            store: Some(app.store.clone()),
+            hasher: None,
+            background: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(restarted.bootstrapped.is_none());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(restarted.run_until(stop.clone()));
+
+    let done = wait(&app, &job.id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["done"], 3);
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
 clock_tests!(
+    a_stalled_job_is_reported_as_recovering,
     a_job_stops_when_its_creator_lost_the_right,
     a_job_is_cancelled_and_its_node_stops,
     an_abandoned_job_is_taken_over_without_redoing_users,

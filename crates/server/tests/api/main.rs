@@ -12,6 +12,7 @@ mod console_contacts;
 mod console_events;
 mod console_import;
 mod console_roles;
+mod edge;
 mod events;
 mod health;
 mod imports;

@@ -2048,7 +2048,72 @@ async fn entra_audit_events(app: TestApp) {
     mentions(4, &["displayname"]);
 }
 
+/// scim2-tester (and many directories) send national 10-digit numbers; only the numbers the platform dials
+/// (work, mobile) must be E.164. A fax or other number is kept as sent, and two users may share one.
+async fn stored_only_phone_numbers_are_kept_as_sent(app: TestApp) {
+    let (aid, scim) = app.scim_account("Contoso").await;
+    let phones = json!([
+        { "type": "fax", "value": "6135550143" },
+        { "type": "other", "value": "613-555-0199" },
+        { "type": "mobile", "value": "+16135550142" },
+    ]);
+    let a = create_user(
+        &scim,
+        &json!({
+            "schemas": [USER_SCHEMA], "userName": "fax@contoso.com",
+            "emails": [{ "type": "work", "value": "fax@contoso.com" }],
+            "phoneNumbers": phones,
+        }),
+    )
+    .await;
+    let got = get_user(&scim, a["id"].as_str().unwrap()).await;
+    assert_eq!(got["phoneNumbers"], phones);
+    let (_, platform) = admin_user(&app, &aid, a["id"].as_str().unwrap()).await;
+    assert_eq!(platform["mobile"], "+16135550142");
+    // Not unique: a second user with the same fax number.
+    create_user(
+        &scim,
+        &json!({
+            "schemas": [USER_SCHEMA], "userName": "fax2@contoso.com",
+            "emails": [{ "type": "work", "value": "fax2@contoso.com" }],
+            "phoneNumbers": [{ "type": "fax", "value": "6135550143" }],
+        }),
+    )
+    .await;
+    // The numbers the platform uses are still held to E.164, on create and on PATCH.
+    for kind in ["mobile", "work"] {
+        let r = scim
+            .post(
+                "/Users",
+                &json!({
+                    "schemas": [USER_SCHEMA], "userName": format!("bad-{kind}@contoso.com"),
+                    "emails": [{ "type": "work", "value": format!("bad-{kind}@contoso.com") }],
+                    "phoneNumbers": [{ "type": kind, "value": "6135550144" }],
+                }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{kind}: {}", r.body);
+        assert_eq!(r.body["scimType"], "invalidValue");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(&format!(
+                "phoneNumbers[type eq \"{kind}\"].value \"6135550144\" is not an E.164 number"
+            )),
+            "{}",
+            r.body
+        );
+    }
+    let r = scim
+        .patch(
+            &format!("/Users/{}", a["id"].as_str().unwrap()),
+            &patch_op(json!([{ "op": "replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "6135550145" }])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["scimType"], "invalidValue");
+}
+
 backend_tests!(
+    stored_only_phone_numbers_are_kept_as_sent,
     entra_keys_and_test_connection,
     entra_cli_generates_keys,
     entra_create_and_query_users,
