@@ -133,7 +133,29 @@ async fn show(state: &AppState, purpose: Purpose, token: Option<String>) -> Resp
     }
 }
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
+/// The page for a request that failed on our side. A database that cannot be reached is a 503 with
+/// `Retry-After`, as on the API, not a 500: the person can retry once it is back.
+pub(crate) fn internal<E: std::fmt::Display + 'static>(e: E) -> Response {
+    let any = &e as &dyn std::any::Any;
+    let outage = any
+        .downcast_ref::<skybridge_store::StoreError>()
+        .is_some_and(skybridge_store::StoreError::is_unavailable)
+        || any
+            .downcast_ref::<anyhow::Error>()
+            .is_some_and(crate::error::is_outage);
+    if outage {
+        tracing::warn!(error = %e, "database unavailable");
+        let mut resp = render(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            &alert("The service is briefly unavailable. Please try again in a few seconds."),
+        );
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(crate::error::RETRY_AFTER_SECS),
+        );
+        return resp;
+    }
     tracing::error!(error = %e, "page failed");
     render(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -346,6 +346,17 @@ async fn outage_answers(
         .await;
     assert_eq!(r.status(), 503);
     assert!(started.elapsed() < Duration::from_secs(3));
+    // The sign-in portal's pages: a 503 page with Retry-After, not a 500.
+    let started = Instant::now();
+    let r = app
+        .http
+        .get(app.url("/auth/welcome?token=sbl_not-a-real-link"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "{link:?} /auth/welcome");
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert!(started.elapsed() < Duration::from_secs(3));
     let started = Instant::now();
     let r = scim.get("/Users").await;
     assert_eq!(r.status, 503, "{}", r.body);
