@@ -266,6 +266,19 @@ impl TestApp {
         body
     }
 
+    /// Sets `user`'s password through the admin API as the partner administrator (which must succeed).
+    pub async fn set_password(&self, account: &str, user: &str, password: &str) {
+        let (status, body) = self
+            .call(
+                &self.token,
+                Method::PUT,
+                &format!("/api/v1/accounts/{account}/users/{user}/password"),
+                Some(&json!({ "password": password })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+
     /// Creates a user in `account` with `role` as the partner administrator and returns (user, token).
     pub async fn create_user(&self, account: &str, email: &str, role: &str) -> (Value, String) {
         let body = json!({ "first_name": "Test", "last_name": email.split('@').next().unwrap_or("user"), "email": email, "role": role });

@@ -84,15 +84,7 @@ impl Flow {
 async fn register(app: &TestApp, account: &str, email: &str, password: &str) -> String {
     let (user, _) = app.create_user(account, email, "user").await;
     let uid = user["id"].as_str().unwrap().to_string();
-    let (status, _) = app
-        .call(
-            &app.token,
-            reqwest::Method::PUT,
-            &format!("/api/v1/accounts/{account}/users/{uid}/password"),
-            Some(&json!({ "password": password })),
-        )
-        .await;
-    assert_eq!(status, 204);
+    app.set_password(account, &uid, password).await;
     uid
 }
 

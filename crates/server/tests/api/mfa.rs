@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use skybridge_identity::totp;
 use skybridge_server::clock::{Clock, ManualClock};
-use skybridge_testkit::reqwest::Method;
-use skybridge_testkit::{TestApp, clock_tests, json};
+use skybridge_testkit::{TestApp, clock_tests};
 
 use crate::browser::{Browser, Page};
 
@@ -38,15 +37,7 @@ async fn enrol_sign_in_and_reset(app: TestApp, clock: Arc<ManualClock>) {
     let account = a["id"].as_str().unwrap().to_string();
     let (user, _) = app.create_user(&account, "nia@mfa.example", "user").await;
     let uid = user["id"].as_str().unwrap().to_string();
-    let (s, _) = app
-        .call(
-            &app.token,
-            Method::PUT,
-            &format!("/api/v1/accounts/{account}/users/{uid}/password"),
-            Some(&json!({ "password": PASSWORD })),
-        )
-        .await;
-    assert_eq!(s, 204);
+    app.set_password(&account, &uid, PASSWORD).await;
 
     // Enrol: set up, scan (the key is also shown), confirm with a first code.
     let b = Browser::new(&app.base);
@@ -236,15 +227,7 @@ async fn enrol_sign_in_and_reset(app: TestApp, clock: Arc<ManualClock>) {
 async fn enrolled(app: &TestApp, clock: &ManualClock, account: &str, email: &str) -> Vec<u8> {
     let (user, _) = app.create_user(account, email, "user").await;
     let uid = user["id"].as_str().unwrap();
-    let (s, _) = app
-        .call(
-            &app.token,
-            Method::PUT,
-            &format!("/api/v1/accounts/{account}/users/{uid}/password"),
-            Some(&json!({ "password": PASSWORD })),
-        )
-        .await;
-    assert_eq!(s, 204);
+    app.set_password(account, uid, PASSWORD).await;
     let b = Browser::new(&app.base);
     assert_eq!(b.sign_in(email, PASSWORD).await.status, 303);
     let csrf = b.get("/auth/mfa").await.hidden("csrf");
