@@ -101,8 +101,6 @@ impl Application {
             config.public_url = Some(format!("http://{}", listener.local_addr()?));
         }
         let bootstrapped = bootstrap::run(&store, &config, clock.as_ref()).await?;
-        // Before the first request: statistics a previous version took of nearly empty tables are dropped.
-        skybridge_store::statistics::refresh(&store).await?;
         // SQLite is one node's store: a job it shows running was cut off when this node last stopped (a crash,
         // kill -9). Resume it now rather than after its lease runs out. On PostgreSQL another node may hold it.
         if store.backend() == skybridge_store::Backend::Sqlite {

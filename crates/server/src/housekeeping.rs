@@ -54,7 +54,9 @@ pub async fn run(store: Store, clock: Arc<dyn Clock>, shutdown: CancellationToke
     }
 }
 
-/// Keeps the planner statistics in line with the tables as they grow (see `skybridge_store::statistics`).
+/// Keeps the planner statistics in line with the tables as they grow (see `skybridge_store::statistics`). The
+/// first pass runs as the server starts serving, not before: on a big store that has none yet it analyzes
+/// tables for seconds, and statistics an older version took of nearly empty tables are dropped at once anyway.
 pub async fn follow_statistics(store: Store, shutdown: CancellationToken) {
     loop {
         match skybridge_store::statistics::refresh(&store).await {
