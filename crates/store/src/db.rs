@@ -8,10 +8,11 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::Result;
 use crate::statistics::Epoch;
+pub use crate::writer::Writers;
 
 /// How long a request waits for a PostgreSQL connection before it fails as unavailable (503, Retry-After).
 /// While the database is unreachable the pool keeps retrying the connect until this runs out, so it is what a
@@ -34,17 +35,6 @@ pub enum Store {
     /// hands the lock over the moment it is free.
     Sqlite(SqlitePool, Arc<Writers>),
     Postgres(PgPool),
-}
-
-/// SQLite's writers: the queue, and a connection of our own for hot write paths that run a whole
-/// transaction in one blocking call instead of one thread hand-off per statement.
-#[derive(Debug)]
-pub struct Writers {
-    queue: Arc<Semaphore>,
-    path: std::path::PathBuf,
-    /// The writer connection, with the statistics generation it has loaded.
-    direct: std::sync::Mutex<Option<(rusqlite::Connection, u64)>>,
-    pub(crate) epoch: Arc<Epoch>,
 }
 
 /// A borrowed connection of either backend; queries are written once and run on whichever this is.
@@ -165,15 +155,7 @@ impl Store {
                 .connect_with(opts)
                 .await?;
             let path = pool.connect_options().get_filename().to_path_buf();
-            Ok(Store::Sqlite(
-                pool,
-                Arc::new(Writers {
-                    queue: Arc::new(Semaphore::new(1)),
-                    path,
-                    direct: std::sync::Mutex::new(None),
-                    epoch,
-                }),
-            ))
+            Ok(Store::Sqlite(pool, Arc::new(Writers::new(path, epoch))))
         }
     }
 
@@ -223,68 +205,24 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Store::Sqlite(p, writers) => {
-                let permit = writers
-                    .queue
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| sqlx::Error::PoolClosed)?;
+                let permit = writers.permit().await?;
                 Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, permit)
             }
             Store::Postgres(p) => Tx::Postgres(p.begin().await.map_err(unavailable)?),
         })
     }
 
-    /// SQLite only: runs `f` as one write transaction on a blocking thread, in the writers' queue. For hot
-    /// paths whose statements would otherwise each cost a thread hand-off. `None` on PostgreSQL.
+    /// SQLite only: runs `f` on the writer connection as part of the next group commit (see [`Writers`]), in
+    /// one blocking call. For hot paths whose statements would otherwise each cost a thread hand-off; use
+    /// `prepare_cached` in `f`, the connection keeps its statements prepared. `None` on PostgreSQL.
     pub async fn sqlite_write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Option<Result<T>> {
         let Store::Sqlite(_, writers) = self else {
             return None;
         };
-        let writers = writers.clone();
-        let permit = match writers.queue.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => return Some(Err(sqlx::Error::PoolClosed.into())),
-        };
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let err = |e: rusqlite::Error| crate::StoreError::Corrupt(format!("sqlite write: {e}"));
-            let mut guard = writers
-                .direct
-                .lock()
-                .map_err(|_| crate::StoreError::Corrupt("sqlite writer poisoned".into()))?;
-            if guard.is_none() {
-                let conn = rusqlite::Connection::open(&writers.path).map_err(err)?;
-                conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-                conn.pragma_update(None, "foreign_keys", true)
-                    .map_err(err)?;
-                conn.pragma_update(None, "synchronous", "NORMAL")
-                    .map_err(err)?;
-                *guard = Some((conn, writers.epoch.generation()));
-            }
-            let (conn, loaded) = guard
-                .as_mut()
-                .ok_or_else(|| crate::StoreError::Corrupt("sqlite writer missing".into()))?;
-            let generation = writers.epoch.generation();
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(err)?;
-            if *loaded != generation {
-                // `ANALYZE sqlite_schema` reloads the statistics into this connection (rusqlite is built
-                // without its statement cache, so every statement is planned afresh).
-                tx.execute_batch("ANALYZE sqlite_schema").map_err(err)?;
-                *loaded = generation;
-            }
-            let out = f(&tx).map_err(err)?;
-            tx.commit().map_err(err)?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| crate::StoreError::Corrupt(format!("sqlite write task: {e}")));
-        Some(result.and_then(|r| r))
+        Some(writers.write(f).await)
     }
 
     /// Round-trips a trivial query; used by `/readyz`.
@@ -300,10 +238,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(p, writers) => {
-                writers.queue.close();
-                if let Ok(mut direct) = writers.direct.lock() {
-                    direct.take();
-                }
+                writers.close();
                 p.close().await
             }
             Store::Postgres(p) => p.close().await,

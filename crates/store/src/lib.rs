@@ -6,6 +6,7 @@
 mod db;
 mod error;
 mod sql;
+mod writer;
 
 pub mod accounts;
 pub mod events;

@@ -123,45 +123,37 @@ pub async fn open(
         }
         crate::Store::Sqlite(..) => store
             .sqlite_write(move |tx| {
-                tx.execute(
-                    SESSION,
-                    rusqlite::params![
-                        s.id_hash,
-                        s.user_id,
-                        s.account_id,
-                        s.csrf,
-                        s.created_at,
-                        s.last_seen_at,
-                        s.expires_at,
-                        s.amr
-                    ],
-                )?;
+                tx.prepare_cached(SESSION)?.execute(rusqlite::params![
+                    s.id_hash,
+                    s.user_id,
+                    s.account_id,
+                    s.csrf,
+                    s.created_at,
+                    s.last_seen_at,
+                    s.expires_at,
+                    s.amr
+                ])?;
                 if !reset.is_empty() {
-                    tx.execute(
-                        "DELETE FROM login_throttle WHERE key = $1",
-                        rusqlite::params![reset],
-                    )?;
+                    tx.prepare_cached("DELETE FROM login_throttle WHERE key = $1")?
+                        .execute(rusqlite::params![reset])?;
                 }
                 // Numbered from $10 for PostgreSQL's single statement; SQLite numbers by appearance.
-                tx.execute(
-                    &event_sql,
-                    rusqlite::params![
-                        e.id,
-                        e.account_id,
-                        e.occurred_at,
-                        e.actor_kind,
-                        e.actor_id,
-                        e.actor_name,
-                        e.action,
-                        e.event_type,
-                        e.asset,
-                        e.asset_id,
-                        e.properties_changed,
-                        e.core_details,
-                        e.extra_details,
-                        e.tags
-                    ],
-                )?;
+                tx.prepare_cached(&event_sql)?.execute(rusqlite::params![
+                    e.id,
+                    e.account_id,
+                    e.occurred_at,
+                    e.actor_kind,
+                    e.actor_id,
+                    e.actor_name,
+                    e.action,
+                    e.event_type,
+                    e.asset,
+                    e.asset_id,
+                    e.properties_changed,
+                    e.core_details,
+                    e.extra_details,
+                    e.tags
+                ])?;
                 Ok(())
             })
             .await

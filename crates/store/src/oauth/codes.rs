@@ -140,26 +140,20 @@ pub async fn redeem(
         }
         crate::Store::Sqlite(..) => store
             .sqlite_write(move |tx| {
-                let used = tx.execute(
-                    "UPDATE oauth_codes SET used_at = $2, grant_id = $3 WHERE code_hash = $1 AND used_at IS NULL",
-                    rusqlite::named_params! { "$1": h, "$2": g.created_at, "$3": g.id },
+                let used = tx.prepare_cached("UPDATE oauth_codes SET used_at = $2, grant_id = $3 WHERE code_hash = $1 AND used_at IS NULL")?.execute(rusqlite::named_params! { "$1": h, "$2": g.created_at, "$3": g.id },
                 )?;
                 if used != 1 {
                     return Ok(false);
                 }
-                tx.execute(
-                    "INSERT INTO oauth_grants (id, client_id, user_id, account_id, session_hash, scope, auth_time, amr, \
-                     created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
-                    rusqlite::params![
+                tx.prepare_cached("INSERT INTO oauth_grants (id, client_id, user_id, account_id, session_hash, scope, auth_time, amr, \
+                     created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)")?.execute(rusqlite::params![
                         g.id, g.client_id, g.user_id, g.account_id, g.session_hash, g.scope, g.auth_time, g.amr,
                         g.created_at, g.expires_at
                     ],
                 )?;
                 if let Some(r) = r {
-                    tx.execute(
-                        "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
-                         VALUES ($1, $2, $3, $4, NULL)",
-                        rusqlite::params![r, g.id, g.created_at, g.expires_at],
+                    tx.prepare_cached("INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+                         VALUES ($1, $2, $3, $4, NULL)")?.execute(rusqlite::params![r, g.id, g.created_at, g.expires_at],
                     )?;
                 }
                 Ok(true)
@@ -198,11 +192,9 @@ pub async fn insert_now(store: &crate::Store, r: &CodeRow) -> Result<()> {
         }
         crate::Store::Sqlite(..) => store
             .sqlite_write(move |tx| {
-                tx.execute(
-                    "INSERT INTO oauth_codes (code_hash, client_id, user_id, account_id, session_hash, redirect_uri, \
+                tx.prepare_cached("INSERT INTO oauth_codes (code_hash, client_id, user_id, account_id, session_hash, redirect_uri, \
                      scope, nonce, code_challenge, auth_time, amr, expires_at, used_at, grant_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)",
-                    rusqlite::params![
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)")?.execute(rusqlite::params![
                         r.code_hash, r.client_id, r.user_id, r.account_id, r.session_hash, r.redirect_uri, r.scope,
                         r.nonce, r.code_challenge, r.auth_time, r.amr, r.expires_at
                     ],

@@ -198,23 +198,19 @@ pub async fn rotate_refresh(
         crate::Store::Sqlite(..) => store
             .sqlite_write(move |tx| {
                 // By name: SQLite numbers `$n` parameters in order of appearance, not by n.
-                let claimed = tx.execute(
-                    CLAIM,
-                    rusqlite::named_params! { "$1": old, "$2": now, "$4": client },
+                let claimed = tx.prepare_cached(CLAIM)?.execute(rusqlite::named_params! { "$1": old, "$2": now, "$4": client },
                 )?;
                 if claimed != 1 {
                     return Ok(None);
                 }
-                tx.execute(
-                    "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
-                     SELECT $1, grant_id, $2, expires_at, NULL FROM oauth_refresh_tokens WHERE token_hash = $3",
-                    rusqlite::named_params! { "$1": new, "$2": now, "$3": old },
+                tx.prepare_cached("INSERT INTO oauth_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+                     SELECT $1, grant_id, $2, expires_at, NULL FROM oauth_refresh_tokens WHERE token_hash = $3")?.execute(rusqlite::named_params! { "$1": new, "$2": now, "$3": old },
                 )?;
                 let sql = format!(
                     "SELECT {COLUMNS} FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id \
                      {SUBJECT} WHERE r.token_hash = $1"
                 );
-                tx.query_row(&sql, rusqlite::named_params! { "$1": old }, |r| {
+                tx.prepare_cached(&sql)?.query_row(rusqlite::named_params! { "$1": old }, |r| {
                     Ok(GrantRow {
                         id: r.get(0)?,
                         client_id: r.get(1)?,

@@ -203,9 +203,7 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
             let c = &s.columns;
             let except = if s.expected_version.is_some() { u.id.clone() } else { String::new() };
             let phone = |i: usize| s.phones.get(i).map(|(_, n)| n.clone());
-            let found: (bool, bool, bool, bool, bool) = tx.query_row(
-                CONFLICT_SQL,
-                named_params! {
+            let found: (bool, bool, bool, bool, bool) = tx.prepare_cached(CONFLICT_SQL)?.query_row(named_params! {
                     "$1": account, "$2": except, "$3": c.user_name.to_lowercase(), "$4": c.user_name,
                     "$5": c.external_id, "$6": u.email.to_lowercase(), "$7": phone(0), "$8": phone(1),
                 },
@@ -218,12 +216,10 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
             }
             match s.expected_version {
                 None => {
-                    tx.execute(
-                        &format!(
+                    tx.prepare_cached(&format!(
                             "INSERT INTO users ({COLUMNS}, name_key, email_key) VALUES ($1, $2, $3, $4, $5, $6, \
                              $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-                        ),
-                        named_params! {
+                        ))?.execute(named_params! {
                             "$1": u.id, "$2": account, "$3": u.first_name, "$4": u.last_name,
                             "$5": u.display_name, "$6": u.email, "$7": u.login_id, "$8": u.mobile,
                             "$9": u.extension, "$10": u.role, "$11": u.registered, "$12": u.source,
@@ -232,11 +228,9 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                             "$19": u.email.to_lowercase(),
                         },
                     )?;
-                    tx.execute(
-                        "INSERT INTO scim_users (user_id, account_id, user_name, user_name_key, external_id, \
+                    tx.prepare_cached("INSERT INTO scim_users (user_id, account_id, user_name, user_name_key, external_id, \
                          work_phone, mobile, document, version, created_at, modified_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)",
-                        named_params! {
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)")?.execute(named_params! {
                             "$1": u.id, "$2": account, "$3": c.user_name, "$4": c.user_name.to_lowercase(),
                             "$5": c.external_id, "$6": c.work_phone, "$7": c.mobile, "$8": c.document,
                             "$9": u.created_at,
@@ -258,11 +252,9 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                     if platform != Some(s.read_modified_at) {
                         return Ok(Saved::Stale);
                     }
-                    let n = tx.execute(
-                        "UPDATE scim_users SET user_name = $3, user_name_key = $4, external_id = $5, \
+                    let n = tx.prepare_cached("UPDATE scim_users SET user_name = $3, user_name_key = $4, external_id = $5, \
                          work_phone = $6, mobile = $7, document = $8, version = version + 1, modified_at = $9 \
-                         WHERE account_id = $1 AND user_id = $2 AND version = $10",
-                        named_params! {
+                         WHERE account_id = $1 AND user_id = $2 AND version = $10")?.execute(named_params! {
                             "$1": account, "$2": u.id, "$3": c.user_name, "$4": c.user_name.to_lowercase(),
                             "$5": c.external_id, "$6": c.work_phone, "$7": c.mobile, "$8": c.document,
                             "$9": u.modified_at, "$10": version,
@@ -271,12 +263,10 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                     if n == 0 {
                         return Ok(Saved::Stale);
                     }
-                    tx.execute(
-                        "UPDATE users SET first_name = $3, last_name = $4, display_name = $5, name_key = $6, \
+                    tx.prepare_cached("UPDATE users SET first_name = $3, last_name = $4, display_name = $5, name_key = $6, \
                          email = $7, email_key = $8, login_id = $9, mobile = $10, extension = $11, role = $12, \
                          registered = $13, active = $14, restricted_manager = $15, modified_at = $16, \
-                         modified_by = $17 WHERE account_id = $1 AND id = $2",
-                        named_params! {
+                         modified_by = $17 WHERE account_id = $1 AND id = $2")?.execute(named_params! {
                             "$1": account, "$2": u.id, "$3": u.first_name, "$4": u.last_name,
                             "$5": u.display_name, "$6": u.display_name.to_lowercase(), "$7": u.email,
                             "$8": u.email.to_lowercase(), "$9": u.login_id, "$10": u.mobile, "$11": u.extension,
@@ -287,36 +277,26 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                 }
             }
             if s.deactivate {
-                tx.execute(
-                    "DELETE FROM sessions WHERE account_id = $1 AND user_id = $2",
-                    named_params! { "$1": account, "$2": u.id },
+                tx.prepare_cached("DELETE FROM sessions WHERE account_id = $1 AND user_id = $2")?.execute(named_params! { "$1": account, "$2": u.id },
                 )?;
-                tx.execute(
-                    "UPDATE oauth_grants SET revoked_at = $3 WHERE account_id = $1 AND user_id = $2 \
-                     AND revoked_at IS NULL",
-                    named_params! { "$1": account, "$2": u.id, "$3": u.modified_at },
+                tx.prepare_cached("UPDATE oauth_grants SET revoked_at = $3 WHERE account_id = $1 AND user_id = $2 \
+                     AND revoked_at IS NULL")?.execute(named_params! { "$1": account, "$2": u.id, "$3": u.modified_at },
                 )?;
-                tx.execute(
-                    "DELETE FROM api_tokens WHERE account_id = $1 AND user_id = $2",
-                    named_params! { "$1": account, "$2": u.id },
+                tx.prepare_cached("DELETE FROM api_tokens WHERE account_id = $1 AND user_id = $2")?.execute(named_params! { "$1": account, "$2": u.id },
                 )?;
             }
             let e = &event;
-            tx.execute(
-                &format!(
+            tx.prepare_cached(&format!(
                     "INSERT INTO events ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
                      $11, $12, $13, $14)"
-                ),
-                named_params! {
+                ))?.execute(named_params! {
                     "$1": e.id, "$2": e.account_id, "$3": e.occurred_at, "$4": e.actor_kind, "$5": e.actor_id,
                     "$6": e.actor_name, "$7": e.action, "$8": e.event_type, "$9": e.asset, "$10": e.asset_id,
                     "$11": e.properties_changed, "$12": e.core_details, "$13": e.extra_details, "$14": e.tags,
                 },
             )?;
             for tag in &tags {
-                tx.execute(
-                    "INSERT INTO event_tags (event_id, account_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    named_params! { "$1": e.id, "$2": e.account_id, "$3": tag },
+                tx.prepare_cached("INSERT INTO event_tags (event_id, account_id, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")?.execute(named_params! { "$1": e.id, "$2": e.account_id, "$3": tag },
                 )?;
             }
             Ok(Saved::Done)
