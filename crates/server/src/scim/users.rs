@@ -123,7 +123,7 @@ pub async fn create(state: &AppState, t: &Tenant, body: &Value) -> Result<Respon
             user: user.clone(),
             columns: columns.clone(),
             expected_version: None,
-            read_modified_at: now,
+            previous: None,
             deactivate: false,
             phones: phones(&p),
             event: event(
@@ -229,7 +229,7 @@ async fn update(
                 user: user.clone(),
                 columns: columns.clone(),
                 expected_version: Some(existing.version),
-                read_modified_at: existing.user.modified_at,
+                previous: Some(existing.user.clone()),
                 // Deactivated in Entra: signed out and its tokens revoked at once, as when an admin deactivates.
                 deactivate: existing.user.active && !p.active,
                 phones: phones(&p),

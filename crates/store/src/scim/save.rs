@@ -21,9 +21,10 @@ pub struct Save {
     pub columns: ScimColumns,
     /// `None` creates the user; `Some(v)` updates it if its SCIM row is still at version `v`.
     pub expected_version: Option<i64>,
-    /// On update, the platform row's `modified_at` as read: an admin's change in between (a deactivation, a
-    /// role) makes the write stale instead of being overwritten.
-    pub read_modified_at: i64,
+    /// On update, the platform row as read. Its `modified_at` must still be the row's: an admin's change in
+    /// between (a deactivation, a role) makes the write stale instead of being overwritten. Only the columns
+    /// that differ from it are written.
+    pub previous: Option<UserRow>,
     /// The user goes from active to inactive: sessions end, grants are revoked, API tokens are deleted.
     pub deactivate: bool,
     /// Numbers that must be unique, with the attribute each is reported as.
@@ -180,7 +181,7 @@ async fn save_pg(pool: &sqlx::PgPool, scope: &AccountScope, s: Save) -> Result<S
         .bind(s.event.tags.clone()) // $43
         .bind(s.expected_version.unwrap_or(0)) // $44
         .bind(s.deactivate) // $45
-        .bind(s.read_modified_at) // $46
+        .bind(s.previous.as_ref().map_or(0, |p| p.modified_at)) // $46
         .fetch_one(pool)
         .await
         .map_err(crate::error::on_unique(
@@ -191,6 +192,77 @@ async fn save_pg(pool: &sqlx::PgPool, scope: &AccountScope, s: Save) -> Result<S
         return Ok(Saved::Conflict(attr));
     }
     Ok(if n == 1 { Saved::Done } else { Saved::Stale })
+}
+
+/// The UPDATE of a platform row that writes only the columns that differ from the row as read, and who changed
+/// it when. SQLite rewrites the entry of every index that holds a column named in the SET list, changed or not:
+/// naming all of them cost a SCIM PATCH of a title ten index rewrites (75 µs of the writer's time, against 4).
+fn changed_columns(
+    account: &str,
+    u: &UserRow,
+    before: &UserRow,
+) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let text = |v: &str| Value::Text(v.to_string());
+    let opt = |v: &Option<String>| v.as_ref().map_or(Value::Null, |v| text(v));
+    let mut set: Vec<(&str, Value)> = Vec::new();
+    if u.first_name != before.first_name {
+        set.push(("first_name", opt(&u.first_name)));
+    }
+    if u.last_name != before.last_name {
+        set.push(("last_name", opt(&u.last_name)));
+    }
+    if u.display_name != before.display_name {
+        set.push(("display_name", text(&u.display_name)));
+        set.push(("name_key", text(&u.display_name.to_lowercase())));
+    }
+    if u.email != before.email {
+        set.push(("email", text(&u.email)));
+        set.push(("email_key", text(&u.email.to_lowercase())));
+    }
+    if u.login_id != before.login_id {
+        set.push(("login_id", opt(&u.login_id)));
+    }
+    if u.mobile != before.mobile {
+        set.push(("mobile", opt(&u.mobile)));
+    }
+    if u.extension != before.extension {
+        set.push(("extension", opt(&u.extension)));
+    }
+    if u.role != before.role {
+        set.push(("role", text(&u.role)));
+    }
+    if u.registered != before.registered {
+        set.push(("registered", Value::Integer(u.registered.into())));
+    }
+    if u.active != before.active {
+        set.push(("active", Value::Integer(u.active.into())));
+    }
+    if u.restricted_manager != before.restricted_manager {
+        set.push((
+            "restricted_manager",
+            Value::Integer(u.restricted_manager.into()),
+        ));
+    }
+    set.push(("modified_at", Value::Integer(u.modified_at)));
+    set.push(("modified_by", text(&u.modified_by)));
+    let mut sql = String::from("UPDATE users SET ");
+    let mut values = Vec::with_capacity(set.len() + 2);
+    for (n, (column, value)) in set.into_iter().enumerate() {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("{column} = ?{}", n + 1));
+        values.push(value);
+    }
+    sql.push_str(&format!(
+        " WHERE account_id = ?{} AND id = ?{}",
+        values.len() + 1,
+        values.len() + 2
+    ));
+    values.push(text(account));
+    values.push(text(&u.id));
+    (sql, values)
 }
 
 async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Saved> {
@@ -239,19 +311,16 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                 }
                 Some(version) => {
                     let platform: Option<i64> = tx
-                        .query_row(
-                            "SELECT modified_at FROM users WHERE account_id = $1 AND id = $2",
-                            named_params! { "$1": account, "$2": u.id },
-                            |r| r.get(0),
-                        )
+                        .prepare_cached("SELECT modified_at FROM users WHERE account_id = $1 AND id = $2")?
+                        .query_row(named_params! { "$1": account, "$2": u.id }, |r| r.get(0))
                         .map(Some)
                         .or_else(|e| match e {
                             rusqlite::Error::QueryReturnedNoRows => Ok(None),
                             e => Err(e),
                         })?;
-                    if platform != Some(s.read_modified_at) {
+                    let Some(before) = s.previous.as_ref().filter(|b| platform == Some(b.modified_at)) else {
                         return Ok(Saved::Stale);
-                    }
+                    };
                     let n = tx.prepare_cached("UPDATE scim_users SET user_name = $3, user_name_key = $4, external_id = $5, \
                          work_phone = $6, mobile = $7, document = $8, version = version + 1, modified_at = $9 \
                          WHERE account_id = $1 AND user_id = $2 AND version = $10")?.execute(named_params! {
@@ -263,17 +332,8 @@ async fn save_sqlite(store: &Store, scope: &AccountScope, s: Save) -> Result<Sav
                     if n == 0 {
                         return Ok(Saved::Stale);
                     }
-                    tx.prepare_cached("UPDATE users SET first_name = $3, last_name = $4, display_name = $5, name_key = $6, \
-                         email = $7, email_key = $8, login_id = $9, mobile = $10, extension = $11, role = $12, \
-                         registered = $13, active = $14, restricted_manager = $15, modified_at = $16, \
-                         modified_by = $17 WHERE account_id = $1 AND id = $2")?.execute(named_params! {
-                            "$1": account, "$2": u.id, "$3": u.first_name, "$4": u.last_name,
-                            "$5": u.display_name, "$6": u.display_name.to_lowercase(), "$7": u.email,
-                            "$8": u.email.to_lowercase(), "$9": u.login_id, "$10": u.mobile, "$11": u.extension,
-                            "$12": u.role, "$13": u.registered, "$14": u.active, "$15": u.restricted_manager,
-                            "$16": u.modified_at, "$17": u.modified_by,
-                        },
-                    )?;
+                    let (sql, values) = changed_columns(&account, u, before);
+                    tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
                 }
             }
             if s.deactivate {
