@@ -438,6 +438,11 @@ async fn hot_paths_use_their_indexes_as_a_fresh_store_grows(app: TestApp) {
             refreshed.cleared.iter().any(|t| t == "users"),
             "the one-row statistics of users are dropped: {refreshed:?}"
         );
+        assert_eq!(
+            samples(&app.store).await,
+            0,
+            "the index samples are dropped"
+        );
         exercise(&app, &aid, &scim, client, 3).await;
         assert_indexed(&app.store, connections, "statistics of one row dropped").await;
     }
@@ -476,6 +481,13 @@ async fn hot_paths_use_their_indexes_as_a_fresh_store_grows(app: TestApp) {
         refreshed.analyzed.iter().any(|t| t == "users"),
         "users was analyzed once it grew: {refreshed:?}"
     );
+    if app.store.backend() == Backend::Sqlite {
+        assert_eq!(
+            samples(&app.store).await,
+            0,
+            "ANALYZE's index samples are dropped"
+        );
+    }
     exercise(&app, &aid, &scim, client, 2).await;
     assert_indexed(&app.store, connections, "after growing to 3,000 users").await;
     // Nothing more to do until the tables double again.
@@ -489,3 +501,16 @@ async fn hot_paths_use_their_indexes_as_a_fresh_store_grows(app: TestApp) {
 }
 
 backend_tests!(hot_paths_use_their_indexes_as_a_fresh_store_grows);
+
+/// SQLite: rows of index samples (`sqlite_stat4`), with which every statement comparing an indexed column to a
+/// parameter is planned again at each run.
+async fn samples(store: &skybridge_store::Store) -> i64 {
+    let mut h = store.handle().await.unwrap();
+    let skybridge_store::Conn::Sqlite(c) = skybridge_store::Exec::conn(&mut h) else {
+        return 0;
+    };
+    sqlx::query_scalar("SELECT count(*) FROM sqlite_stat4")
+        .fetch_one(&mut *c)
+        .await
+        .unwrap()
+}
