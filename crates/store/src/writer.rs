@@ -26,13 +26,15 @@ const MOST_PER_COMMIT: usize = 64;
 /// Statements the writer connection keeps prepared: every hot write's statements, planned once.
 const PREPARED: usize = 64;
 
+/// Answers a write's caller with its outcome, or with why its group did not commit.
+type Answer = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+
 /// Runs a write on the writer connection, and answers its caller once the group it ran in has committed.
 struct Job {
     id: u64,
     /// Runs the write; `false` when it failed (its savepoint is then rolled back).
     run: Box<dyn FnOnce(&rusqlite::Connection) -> bool + Send>,
-    /// Answers the caller with the write's outcome, or with why the group did not commit.
-    answer: Box<dyn FnOnce(std::result::Result<(), String>) + Send>,
+    answer: Answer,
 }
 
 #[derive(Default)]
@@ -135,7 +137,7 @@ impl Writers {
             }
             ok
         });
-        let answer = Box::new(move |committed: std::result::Result<(), String>| {
+        let answer: Answer = Box::new(move |committed: std::result::Result<(), String>| {
             let out = match (slot.lock().ok().and_then(|mut s| s.take()), committed) {
                 (Some(Err(e)), _) => Err(failed(e)),
                 (_, Err(e)) => Err(failed(e)),
@@ -202,7 +204,7 @@ impl Writers {
         &self,
         direct: &mut Option<(rusqlite::Connection, u64)>,
         group: Vec<Job>,
-        answers: &mut Vec<Box<dyn FnOnce(std::result::Result<(), String>) + Send>>,
+        answers: &mut Vec<Answer>,
     ) -> std::result::Result<(), String> {
         if direct.is_none() {
             match self.open() {
@@ -280,6 +282,19 @@ impl Writers {
 mod tests {
     use super::*;
 
+    /// Removes the test's database files, whatever the outcome.
+    struct Remove(PathBuf);
+
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = self.0.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+
     fn writers() -> (Arc<Writers>, PathBuf) {
         let path =
             std::env::temp_dir().join(format!("skybridge-writer-{}.db", uuid::Uuid::new_v4()));
@@ -306,6 +321,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_commits_once_and_undoes_only_its_failed_writes() {
         let (w, path) = writers();
+        let _remove = Remove(path.clone());
         let held = w.permit().await.unwrap();
         let mut queued = Vec::new();
         for x in 1..=6i64 {
@@ -364,6 +380,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_whose_caller_gave_up_never_runs() {
         let (w, path) = writers();
+        let _remove = Remove(path.clone());
         let held = w.permit().await.unwrap();
         let pending = {
             let w = w.clone();
