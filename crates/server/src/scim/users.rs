@@ -54,6 +54,18 @@ fn in_use(attr: &str) -> Fail {
     .into()
 }
 
+/// What must be unique in the account, as the uniqueness check compares it (userName exactly: it is compared
+/// both with and without case).
+fn unique_values(p: &PlatformUser) -> (&str, Option<&str>, String, Option<&str>, Option<&str>) {
+    (
+        &p.user_name,
+        p.external_id.as_deref(),
+        p.email.to_lowercase(),
+        p.mobile.as_deref(),
+        p.work_phone.as_deref(),
+    )
+}
+
 fn phones(p: &PlatformUser) -> Vec<(&'static str, String)> {
     p.phones()
         .into_iter()
@@ -126,6 +138,7 @@ pub async fn create(state: &AppState, t: &Tenant, body: &Value) -> Result<Respon
             previous: None,
             deactivate: false,
             phones: phones(&p),
+            check_unique: true,
             event: event(
                 t,
                 Action::Create,
@@ -197,7 +210,8 @@ async fn update(
         let doc = next(&existing)?;
         let p = platform_user(&doc)?;
         check_manager(state, t, &doc).await?;
-        let changed = resource::changed(KIND, &user_document(&existing), &doc);
+        let before = user_document(&existing);
+        let changed = resource::changed(KIND, &before, &doc);
         if changed.is_empty() {
             return Ok(existing);
         }
@@ -233,6 +247,8 @@ async fn update(
                 // Deactivated in Entra: signed out and its tokens revoked at once, as when an admin deactivates.
                 deactivate: existing.user.active && !p.active,
                 phones: phones(&p),
+                check_unique: platform_user(&before)
+                    .map_or(true, |b| unique_values(&b) != unique_values(&p)),
                 event: event(t, Action::Edit, id, changed, &p),
                 actor_name: ACTOR_NAME.into(),
             },
