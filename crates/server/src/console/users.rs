@@ -175,6 +175,10 @@ async fn list(
         .filter(|p| PROPERTIES.iter().any(|(k, _)| k == p))
         .unwrap_or_default();
     let search = q.q.clone().unwrap_or_default();
+    // The jobs before the users: a job that ends between the two readings then shows as running, and its end
+    // reloads the list. Read the other way round, the list could predate the end of a job the panel already
+    // shows as done, and nothing would reload it (seen as a browser test timing out under load).
+    let panel = jobs_panel(&state, &console, &ctx.row.id, q.job.as_deref()).await;
     let result = api::list_users(
         State(state.clone()),
         console.caller.clone(),
@@ -200,7 +204,6 @@ async fn list(
         })
         .collect();
     let columns = super::preferences::user_columns(&state, &console).await;
-    let panel = jobs_panel(&state, &console, &ctx.row.id, q.job.as_deref()).await;
     let p = &console.caller.principal;
     let shell = Shell::new(
         &console,
